@@ -1,0 +1,53 @@
+"""Runtime settings every job receives: where the tables, the experiment and the model live.
+
+These are the ``runtime:`` section of an environment file under ``infra/environments/``. On
+Databricks the resolved settings travel inside the job definition as a JSON parameter, so a
+deployed job is fully described by its definition; locally they are read from the file.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are an error: a typo in a config file must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TableNames(StrictModel):
+    """Short names of the tables the jobs read and write (qualified by catalog and schema)."""
+
+    bronze: str = "churn_bronze"
+    quarantine: str = "churn_quarantine"
+    features: str = "churn_features"
+    labels: str = "churn_labels"
+    reference: str = "churn_reference"
+    predictions: str = "churn_predictions"
+
+
+class RuntimeSettings(StrictModel):
+    environment: str = Field(description="Environment name: local, dev, staging, prod, ...")
+    platform: Literal["local", "databricks"] = "local"
+    catalog: str | None = Field(
+        default=None, description="Unity Catalog name; None uses the session's default catalog."
+    )
+    schema_name: str = Field(default="churn", alias="schema")
+    tables: TableNames = TableNames()
+    experiment: str = Field(description="MLflow experiment name (a workspace path on Databricks).")
+    registered_model_name: str = Field(
+        description="Registered model; a three-level name (catalog.schema.model) on Unity Catalog."
+    )
+    registry_mode: Literal["aliases", "stages"] = "aliases"
+
+    @property
+    def database(self) -> str:
+        """``catalog.schema`` (or just ``schema`` when no catalog is set)."""
+        return f"{self.catalog}.{self.schema_name}" if self.catalog else self.schema_name
+
+    def table(self, short_name: str) -> str:
+        """Fully qualified name of a table, e.g. ``churn.churn_features``."""
+        return f"{self.database}.{short_name}"
