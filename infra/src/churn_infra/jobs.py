@@ -1,0 +1,212 @@
+"""Job definitions as databricks-sdk ``JobSettings``: one per job per environment.
+
+Every task is a ``python_wheel_task`` on a churn-jobs console script, with the resolved runtime
+settings and task parameters inside its ``settings-json`` named parameter; all tasks of a job
+share one job cluster. The local runner executes these same objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from databricks.sdk.service import compute, jobs
+
+from churn_infra.environment import JOB_NAMES, Cluster, DatabricksTarget, Environment
+from churn_infra.release import Release
+from churn_infra.task_params import load_task_params
+from churn_jobs.errors import UserError
+from churn_jobs.settings import RuntimeSettings
+
+PACKAGE_NAME = "churn-jobs"
+"""The distribution whose console scripts the tasks run."""
+
+JOB_CLUSTER_KEY = "churn_job_cluster"
+SETTINGS_PARAMETER = "settings-json"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One step: ``key`` is the task key, the params file name and ``churn-<key>`` the script."""
+
+    key: str
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def entry_point(self) -> str:
+        return f"churn-{self.key}"
+
+
+def _chain(*keys: str) -> tuple[TaskSpec, ...]:
+    return tuple(TaskSpec(key, (keys[i - 1],) if i else ()) for i, key in enumerate(keys))
+
+
+JOB_TASKS: dict[str, tuple[TaskSpec, ...]] = {
+    "feature-table-refresh": _chain("feature-table-refresh"),
+    "model-train": _chain("model-train", "model-validation"),
+    "model-deployment": _chain("model-deployment"),
+    "model-inference-batch": _chain("model-inference-batch"),
+    "initial-model-train-register": _chain(
+        "feature-table-refresh", "model-train", "model-validation"
+    ),
+    "integration-test": _chain(
+        "feature-table-refresh",
+        "model-train",
+        "model-validation",
+        "model-deployment",
+        "model-inference-batch",
+        "integration-check",
+    ),
+}
+assert set(JOB_TASKS) == set(JOB_NAMES)
+
+
+def job_names(env: Environment) -> list[str]:
+    """The jobs an environment has: the integration test only where it has test tables."""
+    return [j for j in JOB_TASKS if j != "integration-test" or env.integration_test is not None]
+
+
+def settings_json(runtime: RuntimeSettings, params: dict[str, Any]) -> str:
+    """The one named parameter every task receives (no credentials: auth is the cluster's)."""
+    payload = {"runtime": runtime.model_dump(mode="json", by_alias=True), "params": params}
+    return json.dumps(payload, sort_keys=True)
+
+
+def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> jobs.JobSettings:
+    if job not in job_names(env):
+        raise UserError(
+            f"Environment {env.name!r} has no job {job!r} (known: {', '.join(job_names(env))}).",
+            "pick one of those",
+        )
+    runtime = env.runtime
+    if job == "integration-test":
+        assert env.integration_test is not None
+        runtime = env.integration_test.apply(runtime)
+    target = env.databricks
+    libraries = (
+        [compute.Library(whl=path) for path in release.remote_wheels(target.artifact_location)]
+        if target
+        else None
+    )
+    tasks = [
+        jobs.Task(
+            task_key=spec.key,
+            job_cluster_key=JOB_CLUSTER_KEY,
+            depends_on=[jobs.TaskDependency(task_key=d) for d in spec.depends_on] or None,
+            python_wheel_task=jobs.PythonWheelTask(
+                package_name=PACKAGE_NAME,
+                entry_point=spec.entry_point,
+                named_parameters={
+                    SETTINGS_PARAMETER: settings_json(
+                        runtime, load_task_params(spec.key, env.name, infra_dir)
+                    )
+                },
+            ),
+            libraries=libraries,
+            max_retries=0,
+        )
+        for spec in JOB_TASKS[job]
+    ]
+    settings = jobs.JobSettings(
+        name=env.job_name(job),
+        tags=_tags(env, release),
+        tasks=tasks,
+        job_clusters=[
+            jobs.JobCluster(
+                job_cluster_key=JOB_CLUSTER_KEY,
+                new_cluster=_cluster(target.cluster) if target else _local_cluster(),
+            )
+        ],
+        max_concurrent_runs=target.max_concurrent_runs if target else 1,
+        timeout_seconds=target.timeout_seconds if target else 0,
+        format=jobs.Format.MULTI_TASK,
+        **(_databricks_settings(target, job) if target else {}),
+    )
+    # The canonical form, as it travels over the wire (the sdk reads absent lists back as []).
+    return jobs.JobSettings.from_dict(settings.as_dict())
+
+
+def build_jobs(env: Environment, release: Release, infra_dir: Path) -> list[jobs.JobSettings]:
+    return [build_job(env, job, release, infra_dir) for job in job_names(env)]
+
+
+def _tags(env: Environment, release: Release) -> dict[str, str]:
+    return {
+        "environment": env.name,
+        "git_commit": release.git.commit,
+        "git_dirty": str(release.git.dirty).lower(),
+        "managed_by": "churn-infra",
+        **release.versions,
+    }
+
+
+def _cluster(cluster: Cluster) -> compute.ClusterSpec:
+    return compute.ClusterSpec(
+        spark_version=cluster.spark_version,
+        node_type_id=cluster.node_type_id,
+        driver_node_type_id=cluster.driver_node_type_id,
+        instance_pool_id=cluster.instance_pool_id,
+        driver_instance_pool_id=cluster.driver_instance_pool_id,
+        num_workers=cluster.num_workers,
+        autoscale=(
+            compute.AutoScale(
+                min_workers=cluster.autoscale.min_workers,
+                max_workers=cluster.autoscale.max_workers,
+            )
+            if cluster.autoscale
+            else None
+        ),
+        data_security_mode=compute.DataSecurityMode(cluster.data_security_mode),
+        policy_id=cluster.policy_id,
+        spark_conf=cluster.spark_conf or None,
+        custom_tags=cluster.custom_tags or None,
+    )
+
+
+def _local_cluster() -> compute.ClusterSpec:
+    """The local runner's "cluster": this process, one Spark session per job run."""
+    return compute.ClusterSpec(num_workers=0, spark_conf={"spark.master": "local[*]"})
+
+
+def _databricks_settings(target: DatabricksTarget, job: str) -> dict[str, Any]:
+    schedule = target.schedules.get(job)
+    emails = target.notification_emails
+    run_as = target.run_as
+    return {
+        "schedule": (
+            jobs.CronSchedule(
+                quartz_cron_expression=schedule.quartz_cron_expression,
+                timezone_id=schedule.timezone_id,
+                pause_status=jobs.PauseStatus.PAUSED
+                if schedule.paused
+                else jobs.PauseStatus.UNPAUSED,
+            )
+            if schedule
+            else None
+        ),
+        "email_notifications": (
+            jobs.JobEmailNotifications(on_failure=list(emails)) if emails else None
+        ),
+        "run_as": (
+            jobs.JobRunAs(
+                user_name=run_as.user_name, service_principal_name=run_as.service_principal_name
+            )
+            if run_as
+            else None
+        ),
+    }
+
+
+def access_control_list(target: DatabricksTarget) -> list[jobs.JobAccessControlRequest]:
+    """The job permissions of the environment (set with the Permissions API after create/reset)."""
+    return [
+        jobs.JobAccessControlRequest(
+            group_name=p.group_name,
+            user_name=p.user_name,
+            service_principal_name=p.service_principal_name,
+            permission_level=jobs.JobPermissionLevel(p.level),
+        )
+        for p in target.permissions
+    ]
