@@ -151,6 +151,9 @@ class DatabricksTarget(Strict):
     run_as: RunAs | None = None
     max_concurrent_runs: int = Field(default=1, ge=1)
     timeout_seconds: int = Field(default=0, ge=0, description="Per job run; 0 means no limit")
+    require_clean_git: bool = Field(
+        default=False, description="Refuse to deploy from a git tree with uncommitted changes"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> DatabricksTarget:

@@ -1,0 +1,320 @@
+"""A FAKE Databricks workspace for tests: a tiny REST server on 127.0.0.1.
+
+It is not Databricks. It speaks just the endpoints churn-infra's deploy and launch call (Jobs API
+2.2, Permissions, Workspace import, Files API, SCIM ``Me``), keeps their state in memory, and
+records every request so tests can assert on payloads. Drive it with the real databricks-sdk::
+
+    with FakeWorkspace() as fake:
+        client = WorkspaceClient(host=fake.host, token=fake.token)
+
+Runs advance one step per ``runs/get`` (no clocks): each task goes PENDING → RUNNING →
+TERMINATED/SUCCESS, or FAILED if its task key is in ``fail_tasks``; tasks downstream of a
+failure end UPSTREAM_FAILED.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+    authorization: str | None
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def mutating(self) -> bool:
+        return self.method in MUTATING_METHODS
+
+
+@dataclass
+class FakeRun:
+    run_id: int
+    job_id: int | None
+    run_name: str
+    tasks: list[dict[str, Any]]
+    state: str = "PENDING"
+    result: str | None = None
+
+
+@dataclass
+class FakeState:
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[int, FakeRun] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    directories: set[str] = field(default_factory=set)
+    workspace_files: dict[str, bytes] = field(default_factory=dict)
+    workspace_dirs: set[str] = field(default_factory=set)
+    permissions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class FakeWorkspace:
+    """Start with ``with FakeWorkspace() as fake:`` (or ``start()``/``stop()``)."""
+
+    def __init__(self, token: str = "fake-token-0123456789") -> None:
+        self.token = token
+        self.state = FakeState()
+        self.requests: list[RecordedRequest] = []
+        self.fail_tasks: set[str] = set()
+        self._ids = itertools.count(1001)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeWorkspace:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeWorkspace:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def mutating_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.mutating]
+
+    def add_job(self, settings: dict[str, Any]) -> int:
+        """Pre-existing job (e.g. a duplicate created by hand in the UI)."""
+        with self._lock:
+            return self._create_job(settings)
+
+    # -- request handling --------------------------------------------------------------------
+
+    def handle(self, request: RecordedRequest) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append(request)
+            if request.path == "/.well-known/databricks-config":
+                return 200, {"oidc_endpoint": f"{self.host}/oidc"}
+            if request.authorization != f"Bearer {self.token}":
+                return 401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
+            path = request.path
+            for prefix in ("/api/2.2/jobs/", "/api/2.1/jobs/"):
+                if path.startswith(prefix):
+                    return self._jobs(request.method, path.removeprefix(prefix), request)
+            if path == "/api/2.0/preview/scim/v2/Me":
+                return 200, {"id": "1", "userName": "fake-user@example.com"}
+            if path.startswith("/api/2.0/permissions/jobs/") and request.method == "PUT":
+                job_id = int(path.rsplit("/", 1)[1])
+                if job_id not in self.state.jobs:
+                    return _not_found(f"Job {job_id} does not exist.")
+                acl = request.json.get("access_control_list", [])
+                self.state.permissions[job_id] = acl
+                return 200, {"object_id": f"/jobs/{job_id}", "access_control_list": acl}
+            if path.startswith("/api/2.0/workspace/"):
+                return self._workspace(
+                    request.method, path.removeprefix("/api/2.0/workspace/"), request
+                )
+            if path.startswith("/api/2.0/fs/"):
+                return self._files(request.method, path.removeprefix("/api/2.0/fs"), request)
+            return _not_found(f"The fake workspace does not serve {request.method} {path}.")
+
+    def _create_job(self, settings: dict[str, Any]) -> int:
+        job_id = next(self._ids)
+        self.state.jobs[job_id] = {
+            "job_id": job_id,
+            "creator_user_name": "fake-user@example.com",
+            "created_time": 1700000000000 + job_id,
+            "settings": settings,
+        }
+        return job_id
+
+    def _jobs(self, method: str, action: str, request: RecordedRequest) -> tuple[int, Any]:
+        body = request.json or {}
+        query = request.query
+        if (method, action) == ("GET", "list"):
+            name = query.get("name")
+            found = [
+                job
+                for job in self.state.jobs.values()
+                if name is None or job["settings"].get("name", "").lower() == name.lower()
+            ]
+            return 200, {"jobs": found, "has_more": False}
+        if (method, action) == ("GET", "get"):
+            job = self.state.jobs.get(int(query["job_id"]))
+            return (200, job) if job else _not_found(f"Job {query['job_id']} does not exist.")
+        if (method, action) == ("POST", "create"):
+            return 200, {"job_id": self._create_job(body)}
+        if (method, action) == ("POST", "reset"):
+            job = self.state.jobs.get(int(body["job_id"]))
+            if not job:
+                return _not_found(f"Job {body['job_id']} does not exist.")
+            job["settings"] = body["new_settings"]
+            return 200, {}
+        if (method, action) == ("POST", "run-now"):
+            job = self.state.jobs.get(int(body["job_id"]))
+            if not job:
+                return _not_found(f"Job {body['job_id']} does not exist.")
+            run = self._start_run(job["job_id"], job["settings"]["name"], job["settings"]["tasks"])
+            return 200, {"run_id": run.run_id, "number_in_job": run.run_id}
+        if (method, action) == ("POST", "runs/submit"):
+            run = self._start_run(None, body.get("run_name", "submitted"), body["tasks"])
+            return 200, {"run_id": run.run_id}
+        if (method, action) == ("GET", "runs/get"):
+            run = self.state.runs.get(int(query["run_id"]))
+            if not run:
+                return _not_found(f"Run {query['run_id']} does not exist.")
+            self._advance(run)
+            return 200, self._run_json(run)
+        return _not_found(f"The fake workspace does not serve {method} jobs/{action}.")
+
+    def _start_run(self, job_id: int | None, name: str, tasks: list[dict[str, Any]]) -> FakeRun:
+        run_id = next(self._ids)
+        run_tasks = [
+            {
+                "task_key": t["task_key"],
+                "depends_on": t.get("depends_on", []),
+                "run_id": run_id * 100 + i,
+                "state": {"life_cycle_state": "PENDING"},
+            }
+            for i, t in enumerate(tasks)
+        ]
+        run = FakeRun(run_id=run_id, job_id=job_id, run_name=name, tasks=run_tasks)
+        self.state.runs[run_id] = run
+        return run
+
+    def _advance(self, run: FakeRun) -> None:
+        """One step: finish a running task, or start the next ready one, or end the run."""
+        if run.state in ("TERMINATED", "INTERNAL_ERROR"):
+            return
+        run.state = "RUNNING"
+        by_key = {t["task_key"]: t for t in run.tasks}
+        for task in run.tasks:
+            if task["state"]["life_cycle_state"] == "RUNNING":
+                failed = task["task_key"] in self.fail_tasks
+                task["state"] = {
+                    "life_cycle_state": "TERMINATED",
+                    "result_state": "FAILED" if failed else "SUCCESS",
+                    "state_message": "fake failure" if failed else "",
+                }
+                return
+        for task in run.tasks:
+            if task["state"]["life_cycle_state"] != "PENDING":
+                continue
+            upstream = [by_key[d["task_key"]]["state"] for d in task["depends_on"]]
+            if any(s.get("result_state") not in (None, "SUCCESS") for s in upstream):
+                task["state"] = {
+                    "life_cycle_state": "TERMINATED",
+                    "result_state": "UPSTREAM_FAILED",
+                }
+                return
+            if all(s.get("result_state") == "SUCCESS" for s in upstream):
+                task["state"] = {"life_cycle_state": "RUNNING"}
+                return
+        run.state = "TERMINATED"
+        ok = all(t["state"].get("result_state") == "SUCCESS" for t in run.tasks)
+        run.result = "SUCCESS" if ok else "FAILED"
+
+    def _run_json(self, run: FakeRun) -> dict[str, Any]:
+        state: dict[str, Any] = {"life_cycle_state": run.state}
+        if run.result:
+            state["result_state"] = run.result
+        return {
+            "run_id": run.run_id,
+            "job_id": run.job_id,
+            "run_name": run.run_name,
+            "run_page_url": f"{self.host}/jobs/runs/{run.run_id}",
+            "state": state,
+            "tasks": [
+                {k: v for k, v in t.items() if k != "depends_on"}
+                | {"run_page_url": f"{self.host}/jobs/runs/{t['run_id']}"}
+                for t in run.tasks
+            ],
+        }
+
+    def _workspace(self, method: str, action: str, request: RecordedRequest) -> tuple[int, Any]:
+        body = request.json or {}
+        if (method, action) == ("POST", "mkdirs"):
+            self.state.workspace_dirs.add(body["path"])
+            return 200, {}
+        if (method, action) == ("POST", "import"):
+            path = body["path"]
+            if path in self.state.workspace_files and not body.get("overwrite"):
+                return 400, {"error_code": "RESOURCE_ALREADY_EXISTS", "message": f"{path} exists"}
+            self.state.workspace_files[path] = base64.b64decode(body.get("content", ""))
+            return 200, {}
+        if (method, action) == ("GET", "get-status"):
+            path = request.query["path"]
+            if path in self.state.workspace_files:
+                return 200, {"path": path, "object_type": "FILE"}
+            if path in self.state.workspace_dirs:
+                return 200, {"path": path, "object_type": "DIRECTORY"}
+            return _not_found(f"Path ({path}) doesn't exist.", "RESOURCE_DOES_NOT_EXIST")
+        return _not_found(f"The fake workspace does not serve {method} workspace/{action}.")
+
+    def _files(self, method: str, action: str, request: RecordedRequest) -> tuple[int, Any]:
+        if action.startswith("/directories/"):
+            path = unquote(action.removeprefix("/directories"))
+            if method == "PUT":
+                self.state.directories.add(path)
+                return 200, None
+            if method == "HEAD":
+                return (200, None) if path in self.state.directories else (404, None)
+        if action.startswith("/files/"):
+            path = unquote(action.removeprefix("/files"))
+            if method == "PUT":
+                if path in self.state.files and request.query.get("overwrite") != "true":
+                    return 409, {"error_code": "ALREADY_EXISTS", "message": f"{path} exists"}
+                self.state.files[path] = request.body
+                return 204, None
+            if method == "HEAD":
+                return (200, None) if path in self.state.files else (404, None)
+        return _not_found(f"The fake workspace does not serve {method} fs{action}.")
+
+
+def _not_found(message: str, code: str = "RESOURCE_DOES_NOT_EXIST") -> tuple[int, Any]:
+    return 404, {"error_code": code, "message": message}
+
+
+def _handler_for(fake: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            request = RecordedRequest(
+                self.command, url.path, query, body, self.headers.get("Authorization")
+            )
+            status, payload = fake.handle(request)
+            data = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            if data:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if data and self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
