@@ -1,0 +1,29 @@
+"""User-facing errors of churn-model.
+
+Every message names the problem and the fix; callers (the churn-jobs service) print the message
+without a traceback and exit with code 2.
+"""
+
+
+class ChurnModelError(Exception):
+    """Base class of every error a user of churn-model can cause."""
+
+
+class ModelConfigError(ChurnModelError):
+    """The model configuration (YAML file or mapping) is invalid."""
+
+
+class FeatureColumnsError(ChurnModelError):
+    """The input frame lacks columns the model consumes, or labels do not match the rows."""
+
+
+class FeatureSpecError(ChurnModelError):
+    """A feature spec file is missing, unreadable or invalid."""
+
+
+class UntrustedModelError(ChurnModelError):
+    """A serialized pipeline contains types outside churn-model's trusted list."""
+
+
+class ModelLoadError(ChurnModelError):
+    """A logged churn model cannot be found or read."""
