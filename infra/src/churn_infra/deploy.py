@@ -89,7 +89,7 @@ def deploy(
     if env.databricks is None:
         return _deploy_local(env, dry_run, infra_dir, repo_root, git, home, out)
     target = env.databricks
-    _check_git(env, target, git)
+    _check_git(env, target, git, dry_run, out)
     client = client or workspace_client(target.workspace)
     with tempfile.TemporaryDirectory(prefix="churn-wheels-") as scratch:
         if release is None:
@@ -160,13 +160,19 @@ def _create_kwargs(settings: JobSettings) -> dict:
     return {key: getattr(settings, key) for key in settings.as_dict()}
 
 
-def _check_git(env: Environment, target: DatabricksTarget, git: GitState) -> None:
-    if target.require_clean_git and git.dirty:
-        raise UserError(
-            f"Refusing to deploy {env.name}: the git tree has uncommitted changes "
-            f"(HEAD {git.short}).",
-            "commit or stash them, then deploy again (jobs are tagged with the commit)",
-        )
+def _check_git(
+    env: Environment, target: DatabricksTarget, git: GitState, dry_run: bool, out: Console
+) -> None:
+    if not (target.require_clean_git and git.dirty):
+        return
+    problem = f"the git tree has uncommitted changes (HEAD {git.short})"
+    if dry_run:
+        out.print(f"[yellow]warning:[/yellow] {problem}: a real deploy to {env.name} is refused.")
+        return
+    raise UserError(
+        f"Refusing to deploy {env.name}: {problem}.",
+        "commit or stash them, then deploy again (jobs are tagged with the commit)",
+    )
 
 
 def _print_plan(

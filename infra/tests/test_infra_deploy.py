@@ -1,0 +1,324 @@
+"""Deploy against the FAKE workspace, driven by the real databricks-sdk client over HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from databricks.sdk import WorkspaceClient
+from fake_workspace import FakeWorkspace
+from rich.console import Console
+from typer.testing import CliRunner
+
+from churn_infra.cli import app
+from churn_infra.deploy import deploy
+from churn_infra.environment import load_environment
+from churn_infra.release import GitState, Release
+from churn_jobs.errors import UserError
+
+
+def _deploy(env: str, infra: Path, repo: Path, client: WorkspaceClient, release: Release, **kw):
+    console = Console(record=True, width=200)
+    result = deploy(
+        env, infra_dir=infra, repo_root=repo, client=client, release=release, console=console, **kw
+    )
+    return result, console.export_text()
+
+
+def _job_names(fake: FakeWorkspace) -> list[str]:
+    return sorted(job["settings"]["name"] for job in fake.state.jobs.values())
+
+
+def test_deploy_twice_updates_and_never_duplicates(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    first, _ = _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert {d.action for d in first.deployed} == {"create"}
+    ids = {d.name: d.job_id for d in first.deployed}
+    names = _job_names(fake)
+    assert len(names) == 6
+    assert "STAGING-churn-integration-test" in names
+
+    second, text = _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert {d.action for d in second.deployed} == {"update"}
+    assert {d.name: d.job_id for d in second.deployed} == ids
+    assert _job_names(fake) == names
+    calls = [(r.method, r.path) for r in fake.requests]
+    assert calls.count(("POST", "/api/2.2/jobs/create")) == 6
+    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 6
+    for job_id in ids.values():
+        assert f"{fake.host}/jobs/{job_id}" in text
+
+
+def test_stored_jobs_equal_the_definitions(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    clean = dataclasses.replace(built_release, git=GitState(built_release.git.commit, dirty=False))
+    result, _ = _deploy("prod", infra_dir, repo_root, client, clean)
+    for plan, done in zip(result.plans, result.deployed, strict=True):
+        assert fake.state.jobs[done.job_id]["settings"] == plan.settings.as_dict()
+        acl = fake.state.permissions[done.job_id]
+        assert {"group_name": "churn-operators", "permission_level": "CAN_MANAGE_RUN"} in acl
+
+
+def test_wheels_are_uploaded_where_the_libraries_point(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert built_release.wheel_dir is not None
+    libraries = {
+        lib["whl"]
+        for job in fake.state.jobs.values()
+        for task in job["settings"]["tasks"]
+        for lib in task["libraries"]
+    }
+    assert len(libraries) == 6
+    assert libraries == set(fake.state.files)
+    for path in libraries:
+        assert path.startswith("/Volumes/churn_dev/churn/artifacts/releases/")
+        local = built_release.wheel_dir / path.rsplit("/", 1)[1]
+        assert fake.state.files[path] == local.read_bytes()
+    # uploads happen before any job points at them
+    kinds = [r.path for r in fake.requests if r.mutating]
+    last_upload = max(i for i, p in enumerate(kinds) if p.startswith("/api/2.0/fs/"))
+    first_job = min(i for i, p in enumerate(kinds) if p.startswith("/api/2.2/jobs/"))
+    assert last_upload < first_job
+    assert sorted(result.uploaded) == sorted(libraries)
+
+
+def test_workspace_artifact_location_uses_workspace_import(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    fake_infra: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    path = fake_infra / "environments" / "dev.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["databricks"]["artifact_location"] = "/Workspace/Shared/churn/dev/artifacts"
+    path.write_text(yaml.safe_dump(data))
+    _deploy("dev", fake_infra, repo_root, client, built_release)
+    libraries = {
+        lib["whl"]
+        for job in fake.state.jobs.values()
+        for t in job["settings"]["tasks"]
+        for lib in t["libraries"]
+    }
+    # the Workspace API addresses /Workspace/Shared/... as /Shared/...
+    assert {p.removeprefix("/Workspace") for p in libraries} == set(fake.state.workspace_files)
+    assert fake.state.files == {}
+
+
+def test_no_token_or_secret_in_any_payload(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert fake.requests
+    for request in fake.requests:
+        assert request.authorization in (None, f"Bearer {fake.token}")
+        raw = request.body + json.dumps(request.query).encode() + request.path.encode()
+        assert fake.token.encode() not in raw
+        if request.path.startswith("/api/2.2/jobs/") and request.body:
+            keys = _all_keys(request.json)
+            assert not {k for k in keys if any(w in k.lower() for w in SECRET_WORDS)}, keys
+
+
+SECRET_WORDS = ("token", "password", "secret", "credential")
+
+
+def _all_keys(data: object) -> set[str]:
+    if isinstance(data, dict):
+        return set(data) | {k for v in data.values() for k in _all_keys(v)}
+    if isinstance(data, list):
+        return {k for v in data for k in _all_keys(v)}
+    if isinstance(data, str) and data.startswith("{"):
+        try:
+            return _all_keys(json.loads(data))
+        except ValueError:
+            return set()
+    return set()
+
+
+def test_dry_run_sends_no_mutating_request_and_shows_a_diff(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    fake_infra: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    _deploy("dev", fake_infra, repo_root, client, built_release)
+    before = len(fake.requests)
+    params = fake_infra / "params" / "model-train.yaml"
+    params.write_text(params.read_text() + "max_depth: 8\n")
+
+    result, text = _deploy("dev", fake_infra, repo_root, client, built_release, dry_run=True)
+    dry = fake.requests[before:]
+    assert dry
+    assert all(r.method == "GET" for r in dry), [(r.method, r.path) for r in dry if r.mutating]
+    assert result.deployed == []
+    assert {p.action for p in result.plans} == {"update"}
+    assert any(ln.startswith("+") and '"max_depth": 8' in ln for ln in text.splitlines())
+    changed = {p.name for p in result.plans if p.diff()}
+    assert changed == {"DEV-churn-model-train", "DEV-churn-initial-model-train-register"}
+    # and nothing changed in the fake
+    assert "max_depth" not in json.dumps(list(fake.state.jobs.values()))
+
+
+def test_dry_run_on_an_empty_workspace_plans_creates(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, text = _deploy("prod", infra_dir, repo_root, client, built_release, dry_run=True)
+    assert {p.action for p in result.plans} == {"create"}
+    assert fake.mutating_requests() == []
+    assert "PROD-churn-model-train" in text
+
+
+def test_two_jobs_with_one_name_is_an_error_before_any_change(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    fake.add_job({"name": "DEV-churn-model-deployment"})
+    fake.add_job({"name": "DEV-churn-model-deployment"})
+    with pytest.raises(UserError, match="2 jobs are named 'DEV-churn-model-deployment'"):
+        _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert fake.mutating_requests() == []
+
+
+def test_local_deploy_records_definitions(tmp_path: Path, infra_dir: Path, repo_root: Path) -> None:
+    console = Console(record=True, width=200)
+    result = deploy(
+        "local", infra_dir=infra_dir, repo_root=repo_root, home=tmp_path, console=console
+    )
+    recorded = sorted(p.name for p in (tmp_path / "deployments" / "local").glob("*.json"))
+    assert recorded == sorted(f"{d.name}.json" for d in result.deployed)
+    assert "LOCAL-churn-initial-model-train-register.json" in recorded
+    again = deploy(
+        "local",
+        infra_dir=infra_dir,
+        repo_root=repo_root,
+        home=tmp_path,
+        console=console,
+        dry_run=True,
+    )
+    assert all(p.action == "update" and p.diff() == "" for p in again.plans)
+
+
+# -- the CLI: one clear message, exit code 2, nothing sent ---------------------------------------
+
+
+def test_cli_unknown_environment_exits_2(infra_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["deploy", "qa", "--infra-dir", str(infra_dir)])
+    assert result.exit_code == 2
+    assert "Unknown environment 'qa'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_missing_auth_exits_2_and_sends_nothing_mutating(
+    fake: FakeWorkspace, fake_infra: Path, repo_root: Path
+) -> None:
+    result = CliRunner().invoke(
+        app, ["deploy", "staging", "--infra-dir", str(fake_infra), "--repo-root", str(repo_root)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "No usable Databricks credentials" in result.output
+    assert "databricks auth login" in result.output
+    assert fake.mutating_requests() == []
+
+
+def test_cli_wrong_token_exits_2(
+    fake: FakeWorkspace, fake_infra: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABRICKS_TOKEN", "not-the-right-one")
+    result = CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "dev",
+            "--dry-run",
+            "--infra-dir",
+            str(fake_infra),
+            "--repo-root",
+            str(repo_root),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "authentication failed" in result.output
+    assert fake.mutating_requests() == []
+    assert fake.requests  # it did try
+
+
+def _dirty_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    (repo / "pyproject.toml").write_text("[tool.uv.workspace]\nmembers = []\n")
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], cwd=repo, check=True)
+    (repo / "pyproject.toml").write_text("# changed\n")
+    return repo
+
+
+def test_cli_dirty_tree_for_prod_is_refused(
+    tmp_path: Path, fake: FakeWorkspace, fake_infra: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
+    repo = _dirty_repo(tmp_path)
+    result = CliRunner().invoke(
+        app, ["deploy", "prod", "--infra-dir", str(fake_infra), "--repo-root", str(repo)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "uncommitted changes" in result.output
+    assert fake.requests == []  # refused before even authenticating
+    assert load_environment("prod", fake_infra).databricks.require_clean_git  # type: ignore[union-attr]
+
+
+def test_cli_dry_run_against_the_fake(
+    fake: FakeWorkspace, fake_infra: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole CLI path, real wheel builds included; only GETs reach the workspace."""
+    monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
+    result = CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "staging",
+            "--dry-run",
+            "--infra-dir",
+            str(fake_infra),
+            "--repo-root",
+            str(repo_root),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "STAGING-churn-integration-test" in result.output
+    assert fake.requests
+    assert fake.mutating_requests() == []

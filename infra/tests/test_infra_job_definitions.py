@@ -1,0 +1,191 @@
+"""Job definitions: round-trip through databricks-sdk, one shared cluster, real entry points."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from databricks.sdk.service.jobs import JobSettings
+
+from churn_infra.environment import load_environment
+from churn_infra.jobs import JOB_TASKS, PACKAGE_NAME, SETTINGS_PARAMETER, build_jobs, job_names
+from churn_infra.release import GitState, predict_release
+from churn_infra.settings_diff import settings_diff
+from churn_infra.task_params import load_task_params
+from churn_jobs.settings import RuntimeSettings
+
+ENVIRONMENTS = ("local", "dev", "staging", "prod")
+GIT = GitState(commit="0123456789abcdef0123456789abcdef01234567", dirty=False)
+
+
+def _jobs(name: str, infra_dir: Path, repo_root: Path) -> list[JobSettings]:
+    env = load_environment(name, infra_dir)
+    return build_jobs(env, predict_release(repo_root, GIT), infra_dir)
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_every_job_round_trips_through_the_sdk(name: str, infra_dir: Path, repo_root: Path) -> None:
+    for settings in _jobs(name, infra_dir, repo_root):
+        assert JobSettings.from_dict(settings.as_dict()) == settings
+        # and through JSON, as it travels over the wire
+        assert JobSettings.from_dict(json.loads(json.dumps(settings.as_dict()))) == settings
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_names_tasks_and_one_shared_cluster(name: str, infra_dir: Path, repo_root: Path) -> None:
+    env = load_environment(name, infra_dir)
+    jobs = _jobs(name, infra_dir, repo_root)
+    assert [j.name for j in jobs] == [f"{name.upper()}-churn-{job}" for job in job_names(env)]
+    for settings in jobs:
+        assert settings.job_clusters is not None
+        assert len(settings.job_clusters) == 1
+        key = settings.job_clusters[0].job_cluster_key
+        for task in settings.tasks or []:
+            assert task.job_cluster_key == key
+            assert task.new_cluster is None
+            assert task.existing_cluster_id is None
+            assert task.python_wheel_task is not None
+            assert task.python_wheel_task.package_name == PACKAGE_NAME
+
+
+def test_initial_train_register_is_chained(infra_dir: Path, repo_root: Path) -> None:
+    jobs = {j.name: j for j in _jobs("prod", infra_dir, repo_root)}
+    tasks = jobs["PROD-churn-initial-model-train-register"].tasks or []
+    edges = {t.task_key: [d.task_key for d in t.depends_on or []] for t in tasks}
+    assert edges == {
+        "feature-table-refresh": [],
+        "model-train": ["feature-table-refresh"],
+        "model-validation": ["model-train"],
+    }
+    entry = {t.task_key: t.python_wheel_task.entry_point for t in tasks if t.python_wheel_task}
+    assert entry["model-train"] == "churn-model-train"
+
+
+def test_staging_integration_test_runs_the_chain_on_test_tables(
+    infra_dir: Path, repo_root: Path
+) -> None:
+    env = load_environment("staging", infra_dir)
+    jobs = {j.name: j for j in _jobs("staging", infra_dir, repo_root)}
+    job = jobs["STAGING-churn-integration-test"]
+    keys = [t.task_key for t in job.tasks or []]
+    assert keys[-1] == "integration-check"
+    assert len(keys) == 6
+    for task in job.tasks or []:
+        assert task.python_wheel_task is not None
+        payload = json.loads(task.python_wheel_task.named_parameters[SETTINGS_PARAMETER])
+        runtime = RuntimeSettings.model_validate(payload["runtime"])
+        assert runtime.schema_name == "churn_integration" != env.runtime.schema_name
+        assert runtime.registered_model_name != env.runtime.registered_model_name
+    assert "DEV-churn-integration-test" not in {j.name for j in _jobs("dev", infra_dir, repo_root)}
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_wheels_of_all_members_are_attached(name: str, infra_dir: Path, repo_root: Path) -> None:
+    env = load_environment(name, infra_dir)
+    assert env.databricks is not None
+    release = predict_release(repo_root, GIT)
+    expected = sorted(
+        f"{env.databricks.artifact_location}/releases/{GIT.short}/{w}" for w in release.wheel_files
+    )
+    assert len(expected) == 6
+    for settings in _jobs(name, infra_dir, repo_root):
+        assert settings.tags is not None
+        assert settings.tags["git_commit"] == GIT.commit
+        assert settings.tags["environment"] == name
+        assert settings.tags["churn-jobs"] == release.versions["churn-jobs"]
+        for task in settings.tasks or []:
+            assert sorted(lib.whl for lib in task.libraries or [] if lib.whl) == expected
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_settings_json_carries_runtime_and_params(
+    name: str, infra_dir: Path, repo_root: Path
+) -> None:
+    env = load_environment(name, infra_dir)
+    for settings in _jobs(name, infra_dir, repo_root):
+        for task in settings.tasks or []:
+            assert task.python_wheel_task is not None
+            payload = json.loads(task.python_wheel_task.named_parameters[SETTINGS_PARAMETER])
+            assert set(payload) == {"runtime", "params"}
+            assert RuntimeSettings.model_validate(payload["runtime"]).environment == name
+            assert payload["params"] == load_task_params(task.task_key, env.name, infra_dir)
+
+
+def test_a_param_change_is_a_one_line_change_of_the_definition(
+    tmp_path: Path, infra_dir: Path, repo_root: Path
+) -> None:
+    """Changing max_depth in params/model-train.yaml changes exactly that value in the job."""
+    copy = tmp_path / "infra"
+    shutil.copytree(infra_dir, copy, ignore=shutil.ignore_patterns("src", "tests", "*.md"))
+    params = copy / "params" / "model-train.yaml"
+    params.write_text(params.read_text() + "max_depth: 4\n")
+    before = {j.name: j.as_dict() for j in _jobs("dev", copy, repo_root)}
+    params.write_text(params.read_text().replace("max_depth: 4", "max_depth: 8"))
+    after = {j.name: j.as_dict() for j in _jobs("dev", copy, repo_root)}
+    changed = [n for n in before if before[n] != after[n]]
+    assert changed == ["DEV-churn-model-train", "DEV-churn-initial-model-train-register"]
+    diff = settings_diff("DEV-churn-model-train", before[changed[0]], after[changed[0]])
+    lines = [line.replace(" ", "") for line in diff.splitlines()]
+    assert [line for line in lines if line[:1] in "+-" and line[:3] not in ("---", "+++")] == [
+        '-"max_depth":4',
+        '+"max_depth":8',
+    ]
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def declared_console_scripts(repo_root: Path) -> dict[str, set[str]]:
+    """Console scripts per distribution, from installed metadata and from the pyproject files."""
+    declared: dict[str, set[str]] = {}
+    for ep in importlib.metadata.entry_points(group="console_scripts"):
+        if ep.dist is not None:
+            declared.setdefault(ep.dist.name.replace("_", "-").lower(), set()).add(ep.name)
+    for pyproject in [
+        *repo_root.glob("packages/*/pyproject.toml"),
+        *repo_root.glob("services/*/pyproject.toml"),
+    ]:
+        project = tomllib.loads(pyproject.read_text())["project"]
+        declared.setdefault(project["name"], set()).update(project.get("scripts", {}))
+    return declared
+
+
+def undeclared_entry_points(jobs: list[JobSettings], declared: dict[str, set[str]]) -> list[str]:
+    missing = []
+    for settings in jobs:
+        for task in settings.tasks or []:
+            wheel = task.python_wheel_task
+            assert wheel is not None
+            if wheel.entry_point not in declared.get(wheel.package_name, set()):
+                missing.append(
+                    f"{settings.name}/{task.task_key}: {wheel.package_name}:{wheel.entry_point}"
+                )
+    return missing
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_every_entry_point_is_declared_by_its_package(
+    name: str, infra_dir: Path, repo_root: Path
+) -> None:
+    declared = declared_console_scripts(repo_root)
+    assert undeclared_entry_points(_jobs(name, infra_dir, repo_root), declared) == []
+
+
+def test_the_entry_point_check_catches_a_typo(infra_dir: Path, repo_root: Path) -> None:
+    settings = _jobs("dev", infra_dir, repo_root)[0]
+    data = settings.as_dict()
+    data["tasks"][0]["python_wheel_task"]["entry_point"] = "churn-feature-table-refesh"
+    broken = JobSettings.from_dict(data)
+    missing = undeclared_entry_points([broken], declared_console_scripts(repo_root))
+    assert len(missing) == 1
+    assert missing[0].endswith("churn-jobs:churn-feature-table-refesh")
+
+
+def test_job_catalog_covers_each_task_once_per_job() -> None:
+    for job, tasks in JOB_TASKS.items():
+        keys = [t.key for t in tasks]
+        assert len(keys) == len(set(keys)), job
