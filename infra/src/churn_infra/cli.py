@@ -167,5 +167,6 @@ def list_environments(infra_dir: InfraDir = None) -> None:
             console.print(f"{name:10} {where:32} jobs: {', '.join(job_names(environment))}")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console script ``churn-infra``; ``argv`` defaults to the command line."""
+    app(args=argv)
