@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import skops.io
+from mlflow import MlflowClient
+from mlflow.models.model import ModelInfo
+from sklearn.preprocessing import FunctionTransformer
+
+from churn_model import FeatureSpec, load_feature_spec, load_pipeline, log_model
+from churn_model.errors import FeatureSpecError, ModelLoadError, UntrustedModelError
+from churn_model.loaded import PIPELINE_FILE, LoadedChurnModel
+from churn_model.serialization import load_pipeline_file
+from churn_model.training import TrainResult
+
+NAME = "churn-model-test"
+
+
+@pytest.fixture(scope="module")
+def spec(trained: TrainResult) -> FeatureSpec:
+    return FeatureSpec.for_table("main.churn.churn_features", trained.config.features.columns)
+
+
+@pytest.fixture(scope="module")
+def registered(mlflow_store: str, trained: TrainResult, spec: FeatureSpec) -> ModelInfo:
+    with mlflow.start_run():
+        return log_model(
+            trained.pipeline,
+            trained.config,
+            feature_spec=spec,
+            input_example=trained.X_train,
+            registered_model_name=NAME,
+        )
+
+
+def test_version_is_registered_with_signature_and_metadata(
+    registered: ModelInfo, trained: TrainResult
+) -> None:
+    version = MlflowClient().get_model_version(NAME, str(registered.registered_model_version))
+    assert version.run_id == registered.run_id
+    signature = registered.signature
+    assert signature is not None
+    assert signature.inputs.input_names() == trained.config.features.columns
+    types = {c.name: c.type.name for c in signature.inputs.inputs}
+    assert types["tenure"] == "long"
+    assert types["monthly_charges"] == "double"
+    assert types["contract"] == "string"
+    assert signature.params is not None
+    assert signature.params.to_dict() == [
+        {"name": "output", "default": "probability", "shape": None, "type": "string"}
+    ]
+    assert registered.metadata is not None
+    assert registered.metadata["threshold"] == 0.4
+    assert registered.metadata["categorical_features"] == trained.config.features.categorical
+
+
+def test_pyfunc_by_registry_uri_returns_the_pipelines_probabilities(
+    registered: ModelInfo, trained: TrainResult
+) -> None:
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}/{registered.registered_model_version}")
+    proba = model.predict(trained.X_test)
+    assert isinstance(proba, np.ndarray)
+    assert proba.dtype == np.float64
+    assert proba.ndim == 1
+    assert ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_allclose(proba, trained.pipeline.predict_proba(trained.X_test)[:, 1])
+    labels = model.predict(trained.X_test, params={"output": "label"})
+    np.testing.assert_array_equal(labels, (proba >= 0.4).astype(np.int64))
+    assert 0 < labels.sum() < len(labels)
+
+
+def test_logged_artifacts_and_requirements(registered: ModelInfo) -> None:
+    local = Path(mlflow.artifacts.download_artifacts(registered.model_uri))
+    assert {p.name for p in (local / "artifacts").iterdir()} == {
+        "pipeline.skops",
+        "model_config.yaml",
+        "feature_spec.json",
+    }
+    requirements = (local / "requirements.txt").read_text().split()
+    names = {r.split("==")[0] for r in requirements}
+    assert "churn-model==0.1.0" in requirements or any(
+        r.startswith("churn-model==") for r in requirements
+    )
+    assert {"scikit-learn", "skops", "numpy", "pandas"} <= names
+    assert "pyspark" not in names
+    assert not (local / "uv.lock").exists()  # not the whole workspace lock
+    assert len(requirements) < 12
+
+
+def test_load_pipeline_gives_the_fitted_pipeline_threshold_and_spec(
+    registered: ModelInfo, trained: TrainResult, spec: FeatureSpec
+) -> None:
+    loaded = load_pipeline(f"models:/{NAME}/{registered.registered_model_version}")
+    assert isinstance(loaded, LoadedChurnModel)
+    assert loaded.threshold == 0.4
+    assert loaded.feature_spec == spec
+    assert loaded.feature_names == trained.config.features.columns
+    assert loaded.config == trained.config
+    np.testing.assert_allclose(
+        loaded.predict_proba(trained.X_test), trained.pipeline.predict_proba(trained.X_test)[:, 1]
+    )
+
+
+def test_feature_spec_round_trips(registered: ModelInfo, spec: FeatureSpec, tmp_path: Path) -> None:
+    assert load_feature_spec(f"models:/{NAME}/{registered.registered_model_version}") == spec
+    assert load_feature_spec(registered.model_uri) == spec
+    assert FeatureSpec.load(spec.save(tmp_path / "spec.json")) == spec
+    assert json.loads((tmp_path / "spec.json").read_text())["lookups"][0]["lookup_key"] == [
+        "customer_id"
+    ]
+
+
+def test_a_spec_that_misses_model_inputs_is_refused(trained: TrainResult) -> None:
+    partial = FeatureSpec.for_table("churn_features", ["tenure"])
+    with pytest.raises(FeatureSpecError, match="does not look up"):
+        log_model(trained.pipeline, trained.config, feature_spec=partial)
+
+
+def test_model_without_spec_says_so(mlflow_store: str, trained: TrainResult) -> None:
+    with mlflow.start_run():
+        info = log_model(trained.pipeline, trained.config, registered_model_name=f"{NAME}-nospec")
+    assert load_pipeline(info.model_uri).feature_spec is None
+    with pytest.raises(FeatureSpecError, match="without a feature spec"):
+        load_feature_spec(f"models:/{NAME}-nospec/1")
+
+
+def test_missing_model_is_a_clear_error(mlflow_store: str) -> None:
+    with pytest.raises(ModelLoadError, match=r"cannot load models:/no-such-model/3.*Fix"):
+        load_pipeline("models:/no-such-model/3")
+
+
+def test_tampered_pipeline_with_an_untrusted_type_is_refused(
+    registered: ModelInfo, trained: TrainResult, tmp_path: Path
+) -> None:
+    local = Path(mlflow.artifacts.download_artifacts(registered.model_uri, dst_path=str(tmp_path)))
+    artifacts = local / "artifacts"
+    # A FunctionTransformer wrapping a builtin is a classic skops attack surface; it is not ours.
+    evil = trained.pipeline.__class__(
+        [("payload", FunctionTransformer(func=print)), *trained.pipeline.steps]
+    )
+    skops.io.dump(evil, artifacts / PIPELINE_FILE)
+    untrusted = skops.io.get_untrusted_types(file=artifacts / PIPELINE_FILE)
+    assert "builtins.print" in untrusted
+    with pytest.raises(UntrustedModelError, match=r"untrusted type\(s\) \['builtins.print'"):
+        LoadedChurnModel.from_artifacts_dir(artifacts)
+    # and the genuine file still loads through the same trusted-type path
+    shutil.rmtree(artifacts)
+    genuine = Path(
+        mlflow.artifacts.download_artifacts(registered.model_uri, dst_path=str(tmp_path / "ok"))
+    )
+    assert load_pipeline_file(genuine / "artifacts" / PIPELINE_FILE) is not None
+
+
+def test_refuses_to_dump_a_pipeline_with_foreign_types(
+    trained: TrainResult, tmp_path: Path
+) -> None:
+    from churn_model.serialization import dump_pipeline
+
+    foreign = trained.pipeline.__class__(
+        [("payload", FunctionTransformer(func=print)), *trained.pipeline.steps]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(UntrustedModelError, match="does not trust"):
+            dump_pipeline(foreign, tmp_path / "p.skops")
+    assert not (tmp_path / "p.skops").exists()
+
+
+def test_importing_churn_model_does_not_import_mlflow_or_sklearn() -> None:
+    code = (
+        "import sys, churn_model, churn_model.mlflow_model, churn_model.config; "
+        "heavy = sorted(m for m in ('mlflow', 'sklearn', 'pyspark') if m in sys.modules); "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+    after_train = subprocess.run(
+        [sys.executable, "-c", "import sys, churn_model.training; print('mlflow' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert after_train == "False"
