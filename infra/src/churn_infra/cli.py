@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from churn_infra.environment import load_environment
+from churn_infra.environment import load_environment, resolve_paths
 from churn_infra.jobs import build_job, build_jobs, job_names
 from churn_infra.release import predict_release
 from churn_jobs.environments import find_infra_dir
@@ -48,8 +48,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _paths(infra_dir: Path | None, repo_root: Path | None) -> tuple[Path, Path]:
-    infra = (infra_dir or find_infra_dir()).resolve()
-    return infra, (repo_root or infra.parent).resolve()
+    return resolve_paths(infra_dir, repo_root)
 
 
 @app.command()

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 
 from churn_infra.artifacts import upload_release
-from churn_infra.environment import DatabricksTarget, Environment, load_environment
+from churn_infra.environment import DatabricksTarget, Environment, load_environment, resolve_paths
 from churn_infra.jobs import access_control_list, build_jobs
 from churn_infra.release import GitState, Release, build_release, git_state, predict_release
 from churn_infra.settings_diff import settings_diff
@@ -71,8 +71,8 @@ def deploy(
     env_name: str,
     *,
     dry_run: bool = False,
-    infra_dir: Path,
-    repo_root: Path,
+    infra_dir: Path | None = None,
+    repo_root: Path | None = None,
     home: Path | None = None,
     client: WorkspaceClient | None = None,
     release: Release | None = None,
@@ -84,6 +84,7 @@ def deploy(
     ``home`` is CHURN_HOME, used only by the local environment to record the definitions.
     """
     out = console or Console()
+    infra_dir, repo_root = resolve_paths(infra_dir, repo_root)
     env = load_environment(env_name, infra_dir)
     git = release.git if release else git_state(repo_root)
     if env.databricks is None:

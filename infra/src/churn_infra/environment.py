@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from churn_jobs.environments import (
     environment_file,
+    find_infra_dir,
     format_validation_error,
     read_yaml,
 )
@@ -220,3 +221,9 @@ def load_environment(name: str, infra_dir: Path) -> Environment:
         return Environment.model_validate({**data, "name": name})
     except ValidationError as exc:
         raise UserError(format_validation_error(str(path), exc), "fix the listed fields") from None
+
+
+def resolve_paths(infra_dir: Path | None, repo_root: Path | None) -> tuple[Path, Path]:
+    """``infra/`` (default: $CHURN_INFRA_DIR, else found from the cwd) and its parent."""
+    infra = (infra_dir or find_infra_dir()).resolve()
+    return infra, (repo_root or infra.parent).resolve()

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from churn_infra.artifacts import upload_release
-from churn_infra.environment import load_environment
+from churn_infra.environment import load_environment, resolve_paths
 from churn_infra.jobs import JOB_CLUSTER_KEY, build_job
 from churn_infra.local_runner import EntryPoint, run_job_locally
 from churn_infra.release import Release, build_release, git_state, predict_release
@@ -53,8 +53,8 @@ def launch(
     *,
     submit: bool = False,
     existing_cluster: str | None = None,
-    infra_dir: Path,
-    repo_root: Path,
+    infra_dir: Path | None = None,
+    repo_root: Path | None = None,
     home: Path | None = None,
     client: WorkspaceClient | None = None,
     release: Release | None = None,
@@ -64,6 +64,7 @@ def launch(
     console: Console | None = None,
 ) -> LaunchResult:
     out = console or Console()
+    infra_dir, repo_root = resolve_paths(infra_dir, repo_root)
     env = load_environment(env_name, infra_dir)
     if env.databricks is None:
         if existing_cluster:
