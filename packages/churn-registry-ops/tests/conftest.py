@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
-from rops_models import CONTRACT, Broken, SklearnChurn, fit_pipeline, make_customers
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+from rops_models import CONTRACT, Broken, SklearnChurn, fit_pipeline, make_customers
 
 from churn_registry_ops import ModelRegistry
 
@@ -101,7 +101,9 @@ def model_name(client: MlflowClient) -> str:
 
 
 @pytest.fixture(params=["aliases", "stages"])
-def registry(request: pytest.FixtureRequest, client: MlflowClient, model_name: str) -> ModelRegistry:
+def registry(
+    request: pytest.FixtureRequest, client: MlflowClient, model_name: str
+) -> ModelRegistry:
     return ModelRegistry(client, model_name, request.param, lock_wait_seconds=10)
 
 
@@ -114,4 +116,3 @@ def register(client: MlflowClient, logged: dict[str, str], model_name: str):  # 
         return str(mv.version)
 
     return _register
-

@@ -59,9 +59,7 @@ def fit_pipeline(features: list[str], df: pd.DataFrame, y: np.ndarray) -> Pipeli
     parts: list = [("num", StandardScaler(), numeric)]
     if "contract" in features:
         parts.append(("cat", OneHotEncoder(handle_unknown="ignore"), ["contract"]))
-    pipe = Pipeline(
-        [("prep", ColumnTransformer(parts)), ("clf", LogisticRegression(max_iter=500))]
-    )
+    pipe = Pipeline([("prep", ColumnTransformer(parts)), ("clf", LogisticRegression(max_iter=500))])
     return pipe.fit(df, y)
 
 

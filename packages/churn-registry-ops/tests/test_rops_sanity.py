@@ -41,7 +41,8 @@ def test_signature_mismatch_names_missing_extra_and_mistyped_columns(
 ) -> None:
     report = check_model_version(logged["wrong_signature"], CONTRACT, sample)
     passed, detail = _checks(report)["signature"]
-    assert not report.passed and not passed
+    assert not report.passed
+    assert not passed
     assert "missing columns: contract" in detail
     assert "extra columns: payment_method" in detail
     assert "tenure (expected long, got double)" in detail

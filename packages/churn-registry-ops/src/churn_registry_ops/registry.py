@@ -151,8 +151,8 @@ class ModelRegistry:
         rm = self._registered_model()
         versions = self._search_versions()
         return RegistryState(
-            champion=_newest(v.version for v in versions if v.current_stage == _PRODUCTION),
-            challenger=_newest(v.version for v in versions if v.current_stage == _STAGING),
+            champion=_newest(str(v.version) for v in versions if v.current_stage == _PRODUCTION),
+            challenger=_newest(str(v.version) for v in versions if v.current_stage == _STAGING),
             previous_champion=_opt(rm.tags.get(t.PREVIOUS_CHAMPION)),
         )
 
@@ -403,8 +403,9 @@ class ModelRegistry:
                 self._archive(old, f"replaced by version {v} ({reason})")
             if self.mode == "stages":  # the legacy registry allows several Production versions
                 for mv in self._search_versions():
-                    if mv.current_stage == _PRODUCTION and mv.version not in (v, old):
-                        self._archive(mv.version, f"replaced by version {v}")
+                    other = str(mv.version)  # search results carry int versions
+                    if mv.current_stage == _PRODUCTION and other not in (v, old):
+                        self._archive(other, f"replaced by version {v}")
         return self.state()
 
     @contextmanager
@@ -476,7 +477,7 @@ class ModelRegistry:
     def _archive(self, v: str, reason: str) -> None:
         if self.mode == "aliases":
             aliases = self._registered_model().aliases or {}
-            if aliases.get(t.CHALLENGER_ALIAS) == v:
+            if _opt(aliases.get(t.CHALLENGER_ALIAS)) == v:
                 self._delete_alias(t.CHALLENGER_ALIAS)
         else:
             self._transition(v, _ARCHIVED)
