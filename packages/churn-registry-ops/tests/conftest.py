@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import mlflow
 import numpy as np
@@ -12,6 +12,7 @@ import pytest
 import sklearn
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
+from mlflow.pyfunc.model import PythonModel
 from mlflow.types import ColSpec, Schema
 from rops_models import CONTRACT, Broken, SklearnChurn, fit_pipeline, make_customers
 
@@ -55,7 +56,7 @@ def logged(tracking_uri: str, data: dict) -> dict[str, str]:
     """Model URIs logged once per session: kind -> models:/<id>."""
     df, y = data["train"]
     full = _signature(CONTRACT)
-    models: dict[str, tuple[mlflow.pyfunc.PythonModel, ModelSignature, list[str]]] = {
+    models: dict[str, tuple[PythonModel, ModelSignature, list[str]]] = {
         # the seed's story: a weak first model, a better second one
         "weak": (SklearnChurn(fit_pipeline(["monthly_charges"], df, y)), full, PIP),
         "strong": (SklearnChurn(fit_pipeline(list(CONTRACT), df, y)), full, PIP),
@@ -108,7 +109,7 @@ def registry(
 
 
 @pytest.fixture
-def register(client: MlflowClient, logged: dict[str, str], model_name: str):  # type: ignore[no-untyped-def]
+def register(logged: dict[str, str], model_name: str) -> Callable[[str], str]:
     """register(kind) -> new version number of `kind` under the test's model."""
 
     def _register(kind: str) -> str:

@@ -5,9 +5,9 @@ Not fakes of our code: they are genuine MLflow models, logged and loaded through
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -41,16 +41,16 @@ def make_customers(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
         + 0.4 * df["senior_citizen"]
     )
     labels = (rng.random(n) < 1 / (1 + np.exp(-z))).astype("int64")
-    return df, labels.to_numpy()
+    return df, np.asarray(labels)
 
 
-class SklearnChurn(mlflow.pyfunc.PythonModel):
+class SklearnChurn(PythonModel):
     """A fitted sklearn pipeline whose pyfunc `predict` returns the churn probability."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(self, context, model_input, params=None):
         return self.pipeline.predict_proba(model_input)[:, 1]
 
 
@@ -63,13 +63,13 @@ def fit_pipeline(features: list[str], df: pd.DataFrame, y: np.ndarray) -> Pipeli
     return pipe.fit(df, y)
 
 
-class Broken(mlflow.pyfunc.PythonModel):
+class Broken(PythonModel):
     """Probability-like output broken in one way: nan | raw | random | two_columns."""
 
     def __init__(self, how: str) -> None:
         self.how = how
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(self, context, model_input, params=None):
         n = len(model_input)
         z = (model_input["monthly_charges"].to_numpy(dtype=float) - 60) / 10
         p = 1 / (1 + np.exp(-z))

@@ -9,12 +9,13 @@ import pytest
 from rops_models import CONTRACT
 
 import churn_model
+from churn_model.training import TrainResult
 from churn_registry_ops import ComparisonRule, ModelRegistry, RegistryState, compare
 from churn_registry_ops.validation import validate_version
 
 
 @pytest.fixture(scope="module")
-def trained(data: dict) -> dict[int, object]:
+def trained(data: dict) -> dict[int, TrainResult]:
     df, y = data["train"]
     out = {}
     for depth in (4, 8):

@@ -131,7 +131,7 @@ def test_primary_metric_agrees_with_mlflow_validate_evaluation_results(seed: int
     if seed % 2:
         a, b = b, a
     rule = ComparisonRule(
-        metric=metric,  # type: ignore[arg-type]
+        metric=metric,
         min_improvement=float(rng.choice([0.0, 0.01, 0.05])),
         improvement="relative" if seed >= 3 else "absolute",
     )

@@ -16,15 +16,19 @@ from rops_models import CONTRACT
 from churn_registry_ops import (
     ComparisonRule,
     ConcurrentRegistryChange,
+    Decision,
     InvalidRegistryOperation,
+    ModelNotFound,
     ModelRegistry,
     NoChampion,
     NoPreviousChampion,
     RegistryLocked,
     RegistryState,
     SanityCheckFailed,
+    SanityReport,
     VersionNotFound,
     VersionNotValidated,
+    check_model_version,
     compare,
 )
 from churn_registry_ops import tags as t
@@ -33,6 +37,7 @@ from churn_registry_ops.lock import RegistryLock
 from churn_registry_ops.validation import validate_version
 
 Register = Callable[[str], str]
+ReportOf = Callable[[str], SanityReport]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +45,25 @@ def sample(data: dict) -> pd.DataFrame:
     return data["reference"][0].head(30)
 
 
-def _validated(registry: ModelRegistry, register: Register, kind: str, sample: pd.DataFrame) -> str:
+@pytest.fixture(scope="module")
+def report_of(logged: dict[str, str], sample: pd.DataFrame) -> ReportOf:
+    """The real sanity report of each logged model kind, computed once (loading is slow)."""
+    cache: dict[str, SanityReport] = {}
+
+    def get(kind: str) -> SanityReport:
+        if kind not in cache:
+            cache[kind] = check_model_version(logged[kind], CONTRACT, sample)
+        return cache[kind]
+
+    return get
+
+
+def _validated(registry: ModelRegistry, register: Register, kind: str, report_of: ReportOf) -> str:
+    """Register a version of `kind` and record its (passing) sanity report."""
     version = register(kind)
-    validate_version(registry, version, CONTRACT, sample, make_challenger=False)
+    report = report_of(kind)
+    assert report.passed, report.summary()
+    registry.record_validation(version, report)
     return version
 
 
@@ -50,7 +71,9 @@ def _scores(registry: ModelRegistry, version: str, rows: pd.DataFrame) -> np.nda
     return np.asarray(mlflow.pyfunc.load_model(registry.model_uri(version)).predict(rows))
 
 
-def _deploy(registry: ModelRegistry, data: dict, rule: ComparisonRule) -> tuple:  # type: ignore[type-arg]
+def _deploy(
+    registry: ModelRegistry, data: dict, rule: ComparisonRule
+) -> tuple[RegistryState, Decision]:
     """What the model-deployment job does, in a few lines."""
     state = registry.state()
     rows, labels = data["reference"]
@@ -64,9 +87,13 @@ def _deploy(registry: ModelRegistry, data: dict, rule: ComparisonRule) -> tuple:
 
 
 def test_seed_story_better_challenger_is_promoted_and_old_champion_archived(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame, data: dict
+    registry: ModelRegistry,
+    register: Register,
+    sample: pd.DataFrame,
+    report_of: ReportOf,
+    data: dict,
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
+    v1 = _validated(registry, register, "weak", report_of)
     with pytest.raises(NoChampion, match=r"churn promote --version N"):
         registry.require_champion()
     registry.promote_version(v1, expected_champion=None)
@@ -109,9 +136,13 @@ def test_seed_story_better_challenger_is_promoted_and_old_champion_archived(
 
 
 def test_worse_challenger_is_archived_and_champion_stays(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame, data: dict
+    registry: ModelRegistry,
+    register: Register,
+    sample: pd.DataFrame,
+    report_of: ReportOf,
+    data: dict,
 ) -> None:
-    v1 = _validated(registry, register, "strong", sample)
+    v1 = _validated(registry, register, "strong", report_of)
     registry.promote_version(v1, expected_champion=None)
     v2 = register("weak")
     validate_version(registry, v2, CONTRACT, sample)
@@ -139,9 +170,14 @@ def test_worse_challenger_is_archived_and_champion_stays(
     ],
 )
 def test_broken_model_never_becomes_challenger(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame, kind: str, reason: str
+    registry: ModelRegistry,
+    register: Register,
+    sample: pd.DataFrame,
+    report_of: ReportOf,
+    kind: str,
+    reason: str,
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
+    v1 = _validated(registry, register, "weak", report_of)
     registry.promote_version(v1, expected_champion=None)
     bad = register(kind)
     with pytest.raises(SanityCheckFailed, match="will not become challenger") as err:
@@ -163,13 +199,13 @@ def test_broken_model_never_becomes_challenger(
 def test_two_concurrent_deployments_apply_exactly_one_decision(
     registry: ModelRegistry,
     register: Register,
-    sample: pd.DataFrame,
+    report_of: ReportOf,
     data: dict,
     tracking_uri: str,
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
+    v1 = _validated(registry, register, "weak", report_of)
     registry.promote_version(v1, expected_champion=None)
-    v2 = _validated(registry, register, "strong", sample)
+    v2 = _validated(registry, register, "strong", report_of)
     registry.make_challenger(v2)
     state, decision = _deploy(registry, data, ComparisonRule())
     assert decision.promote
@@ -207,11 +243,11 @@ def test_two_concurrent_deployments_apply_exactly_one_decision(
 
 
 def test_stale_expectation_is_refused_and_nothing_changes(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame
+    registry: ModelRegistry, register: Register, report_of: ReportOf
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
-    v2 = _validated(registry, register, "strong", sample)
-    v3 = _validated(registry, register, "strong", sample)
+    v1 = _validated(registry, register, "weak", report_of)
+    v2 = _validated(registry, register, "strong", report_of)
+    v3 = _validated(registry, register, "strong", report_of)
     registry.promote_version(v1, expected_champion=None)
     registry.make_challenger(v2)
     before = registry.state()
@@ -227,10 +263,10 @@ def test_stale_expectation_is_refused_and_nothing_changes(
 
 
 def test_rollback_restores_the_previous_champion(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame
+    registry: ModelRegistry, register: Register, report_of: ReportOf
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
-    v2 = _validated(registry, register, "strong", sample)
+    v1 = _validated(registry, register, "weak", report_of)
+    v2 = _validated(registry, register, "strong", report_of)
     registry.promote_version(v1, expected_champion=None)
     with pytest.raises(NoPreviousChampion):
         registry.rollback(expected_champion=v1)
@@ -256,9 +292,9 @@ def test_rollback_restores_the_previous_champion(
 
 
 def test_invalid_operations_are_clear_errors(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame
+    registry: ModelRegistry, register: Register, report_of: ReportOf
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
+    v1 = _validated(registry, register, "weak", report_of)
     unchecked = register("strong")
     with pytest.raises(VersionNotValidated, match="has not been validated"):
         registry.promote_version(unchecked, expected_champion=None)
@@ -276,9 +312,9 @@ def test_invalid_operations_are_clear_errors(
 
 
 def test_held_lock_blocks_and_expired_lock_is_broken(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame
+    registry: ModelRegistry, register: Register, report_of: ReportOf
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
+    v1 = _validated(registry, register, "weak", report_of)
     hurried = ModelRegistry(
         registry.client, registry.model_name, registry.mode, lock_wait_seconds=0.5
     )
@@ -298,10 +334,10 @@ def test_held_lock_blocks_and_expired_lock_is_broken(
 
 
 def test_stages_mode_emits_no_stage_deprecation_warning(
-    client: MlflowClient, model_name: str, register: Register, sample: pd.DataFrame
+    client: MlflowClient, model_name: str, register: Register, report_of: ReportOf
 ) -> None:
     registry = ModelRegistry(client, model_name, "stages")
-    v1 = _validated(registry, register, "weak", sample)
+    v1 = _validated(registry, register, "weak", report_of)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         registry.promote_version(v1, expected_champion=None)
@@ -313,10 +349,10 @@ def test_stages_mode_emits_no_stage_deprecation_warning(
 
 
 def test_versions_lists_roles_validation_and_metrics(
-    registry: ModelRegistry, register: Register, sample: pd.DataFrame
+    registry: ModelRegistry, register: Register, sample: pd.DataFrame, report_of: ReportOf
 ) -> None:
-    v1 = _validated(registry, register, "weak", sample)
-    v2 = _validated(registry, register, "strong", sample)
+    v1 = _validated(registry, register, "weak", report_of)
+    v2 = _validated(registry, register, "strong", report_of)
     v3 = register("nan")
     registry.record_metrics(v2, {"roc_auc": 0.81})
     registry.promote_version(v1, expected_champion=None)
@@ -334,3 +370,12 @@ def test_versions_lists_roles_validation_and_metrics(
     assert by[v1].uri == f"models:/{registry.model_name}/{v1}"
     assert registry.champion().version == v1  # type: ignore[union-attr]
     assert registry.challenger().version == v2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", ["aliases", "stages"])
+def test_unknown_model_is_a_clear_error(client: MlflowClient, mode: str) -> None:
+    registry = ModelRegistry(client, "no_such_churn_model", mode)  # type: ignore[arg-type]
+    with pytest.raises(ModelNotFound, match="churn-model-train"):
+        registry.state()
+    with pytest.raises(ModelNotFound):
+        registry.promote_version(1, expected_champion=None)

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from rops_models import CONTRACT
 
-from churn_registry_ops import InvalidSample, check_model_version
+from churn_registry_ops import InvalidSample, SanityReport, check_model_version
 
 
-def _checks(report) -> dict[str, tuple[bool, str]]:  # type: ignore[no-untyped-def]
+def _checks(report: SanityReport) -> dict[str, tuple[bool, str]]:
     return {c.name: (c.passed, c.detail) for c in report.checks}
 
 

@@ -397,6 +397,7 @@ class ModelRegistry:
                 self._delete_alias(t.CHALLENGER_ALIAS)
             self._unarchive(v)
             self._tag(v, t.PROMOTED_AT, _now())
+            extra_tags = {t.DECISION: "promoted", t.DECISION_REASON: reason, **extra_tags}
             for key, value in extra_tags.items():
                 self._tag(v, key, value)
             if old is not None:
