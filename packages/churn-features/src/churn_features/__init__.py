@@ -1,4 +1,6 @@
-"""Telco churn raw-data contract, ingest with quarantine, featurization and a feature store port (Delta / Databricks)."""
+"""Telco churn raw-data contract, ingest with quarantine, featurization and a feature store port
+(Delta / Databricks).
+"""
 
 from importlib.metadata import version as _version
 

@@ -1,4 +1,6 @@
-"""The deployable churn application: job entry points and the churn CLI, wiring the packages to an environment."""
+"""The deployable churn application: job entry points and the churn CLI, wiring the packages to an
+environment.
+"""
 
 from importlib.metadata import version as _version
 

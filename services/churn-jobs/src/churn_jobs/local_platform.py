@@ -1,4 +1,4 @@
-"""The local environment: Spark ``local[*]`` + Delta Lake + MLflow on SQLite, all under ``CHURN_HOME``.
+"""The local environment: Spark + Delta Lake + MLflow on SQLite, all under ``CHURN_HOME``.
 
 This is the only place that builds a SparkSession or points MLflow somewhere; libraries receive
 what they need as arguments. On Databricks the cluster provides both (see ``runtime.py``).
@@ -113,6 +113,9 @@ class LocalPlatform:
             .config("spark.python.worker.reuse", "true")
             .config("spark.databricks.delta.snapshotPartitions", "2")
             .config("spark.sql.adaptive.enabled", "true")
+            # Constraint propagation blows up (OOM in the optimizer) on wide derived projections
+            # such as the validation and feature columns; see runtime.SQL_SETTINGS.
+            .config("spark.sql.constraintPropagation.enabled", "false")
             .enableHiveSupport()
         )
         spark = configure_spark_with_delta_pip(builder).getOrCreate()

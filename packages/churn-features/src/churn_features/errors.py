@@ -1,0 +1,23 @@
+"""User-facing errors of churn-features: each message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class ChurnFeaturesError(Exception):
+    """Base class: a failure the user can fix (bad source, bad data, bad table)."""
+
+
+class SourceUnreadableError(ChurnFeaturesError):
+    """The raw source cannot be read (missing path, not a CSV, empty)."""
+
+
+class MissingColumnsError(ChurnFeaturesError):
+    """The raw source lacks columns the contract requires."""
+
+
+class TooManyBadRowsError(ChurnFeaturesError):
+    """More rows failed validation than the configured fraction allows."""
+
+
+class FeatureTableError(ChurnFeaturesError):
+    """A feature table is missing, or does not match what is being written to it."""

@@ -1,0 +1,5 @@
+"""Feature store port and its implementations (Delta here, Databricks feature engineering there)."""
+
+from churn_features.store.base import FeatureLookup, FeatureStore
+
+__all__ = ["FeatureLookup", "FeatureStore"]

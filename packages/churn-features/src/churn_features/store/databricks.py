@@ -1,0 +1,79 @@
+"""Feature store on Databricks (Unity Catalog feature tables via databricks-feature-engineering).
+
+Install with ``churn-features[databricks]``. It cannot run outside a Databricks workspace, so it
+is kept thin: each method maps to one FeatureEngineeringClient call with the same meaning as the
+Delta implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql.types import StructType
+
+from churn_features.errors import FeatureTableError
+from churn_features.store.base import FeatureLookup, TableWrite
+
+
+class DatabricksFeatureStore:
+    def __init__(self, client: Any | None = None) -> None:
+        if client is None:
+            try:
+                from databricks.feature_engineering import FeatureEngineeringClient
+            except ImportError:
+                raise FeatureTableError(
+                    "databricks-feature-engineering is not installed.\n"
+                    "  fix: pip install 'churn-features[databricks]' (on a Databricks cluster)"
+                ) from None
+            client = FeatureEngineeringClient()
+        self.client = client
+
+    def create_table(
+        self, name: str, primary_keys: Sequence[str], schema: StructType, description: str
+    ) -> None:
+        try:
+            self.client.get_table(name=name)
+        except Exception:  # the client raises a generic error for a missing table
+            self.client.create_table(
+                name=name, primary_keys=list(primary_keys), schema=schema, description=description
+            )
+
+    def write_table(self, name: str, df: DataFrame) -> TableWrite:
+        self.client.write_table(name=name, df=df, mode="merge")
+        return TableWrite(table_name=name, version=self.table_version(name) or 0)
+
+    def read_table(self, name: str) -> DataFrame:
+        return self.client.read_table(name=name)
+
+    def table_version(self, name: str) -> int | None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None or not spark.catalog.tableExists(name):
+            return None
+        row = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+        return int(row["version"]) if row else None
+
+    def create_training_set(
+        self,
+        df: DataFrame,
+        feature_lookups: Sequence[FeatureLookup],
+        label: str | None,
+        exclude_columns: Sequence[str] = (),
+    ) -> DataFrame:
+        from databricks.feature_engineering import FeatureLookup as DatabricksLookup
+
+        lookups = [
+            DatabricksLookup(
+                table_name=lookup.table_name,
+                lookup_key=list(lookup.lookup_key),
+                feature_names=list(lookup.feature_names) if lookup.feature_names else None,
+            )
+            for lookup in feature_lookups
+        ]
+        training_set = self.client.create_training_set(
+            df=df, feature_lookups=lookups, label=label, exclude_columns=list(exclude_columns)
+        )
+        return training_set.load_df()

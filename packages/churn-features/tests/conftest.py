@@ -1,0 +1,108 @@
+"""One local Spark session with Delta for the whole test session (in-memory catalog: fast)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from churn_features.contract import RAW_COLUMN_NAMES
+from churn_features.store.delta import DeltaFeatureStore
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    from delta import configure_spark_with_delta_pip
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("churn-features-tests")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "2g")
+        # Constraint propagation blows up (OOM in the optimizer) on our wide derived projections.
+        .config("spark.sql.constraintPropagation.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+    )
+    session = configure_spark_with_delta_pip(builder).getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def database(spark: SparkSession, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:60].lower()
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+    spark.sql(f"CREATE DATABASE {name}")
+    yield name
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def store(spark: SparkSession) -> DeltaFeatureStore:
+    return DeltaFeatureStore(spark)
+
+
+GOOD_ROW = {
+    "customerID": "0001-AAAAA",
+    "gender": "Female",
+    "SeniorCitizen": "0",
+    "Partner": "Yes",
+    "Dependents": "No",
+    "tenure": "12",
+    "PhoneService": "Yes",
+    "MultipleLines": "No",
+    "InternetService": "Fiber optic",
+    "OnlineSecurity": "No",
+    "OnlineBackup": "Yes",
+    "DeviceProtection": "No",
+    "TechSupport": "No",
+    "StreamingTV": "Yes",
+    "StreamingMovies": "No",
+    "Contract": "Month-to-month",
+    "PaperlessBilling": "Yes",
+    "PaymentMethod": "Electronic check",
+    "MonthlyCharges": "80.50",
+    "TotalCharges": "966.00",
+    "Churn": "Yes",
+}
+
+
+def raw_row(**overrides: str) -> dict[str, str]:
+    row = dict(GOOD_ROW)
+    row.update(overrides)
+    return row
+
+
+def write_csv(
+    path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = RAW_COLUMN_NAMES
+) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def rows_of(df: DataFrame, *columns: str) -> list[tuple[object, ...]]:
+    return sorted(tuple(r[c] for c in columns) for r in df.collect())

@@ -1,0 +1,79 @@
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.testing import assertDataFrameEqual
+
+from churn_features.errors import FeatureTableError
+from churn_features.store.base import FeatureLookup
+from churn_features.store.delta import DeltaFeatureStore
+
+SCHEMA = "customer_id string, tenure int, contract string"
+
+
+def make_table(spark: SparkSession, store: DeltaFeatureStore, name: str, rows: list) -> None:
+    df = spark.createDataFrame(rows, SCHEMA)
+    store.create_table(name, ["customer_id"], df.schema, "test features")
+    store.write_table(name, df)
+
+
+def test_merge_is_idempotent_and_tracks_changes(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    name = f"{database}.features"
+    rows = [("a", 1, "One year"), ("b", 2, "Two year"), ("c", 3, None)]
+    make_table(spark, store, name, rows)
+    before = spark.table(name).collect()
+
+    again = store.write_table(name, spark.createDataFrame(rows, SCHEMA))
+    assert (again.rows_inserted, again.rows_updated, again.rows_deleted) == (0, 0, 0)
+    assertDataFrameEqual(spark.table(name), before)
+
+    changed = store.write_table(
+        name,
+        spark.createDataFrame([("a", 1, "One year"), ("b", 5, "Two year"), ("d", 4, None)], SCHEMA),
+    )
+    assert (changed.rows_inserted, changed.rows_updated, changed.rows_deleted) == (1, 1, 1)
+    assert sorted(tuple(r) for r in spark.table(name).collect()) == [
+        ("a", 1, "One year"),
+        ("b", 5, "Two year"),
+        ("d", 4, None),
+    ]
+    assert store.table_version(name) == changed.version
+
+
+def test_create_table_refuses_another_primary_key(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    name = f"{database}.features"
+    make_table(spark, store, name, [("a", 1, "x")])
+    with pytest.raises(FeatureTableError, match="primary key"):
+        store.create_table(name, ["tenure"], spark.table(name).schema, "other")
+
+
+def test_training_set_looks_features_up_and_keeps_unknown_keys(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    name = f"{database}.features"
+    make_table(spark, store, name, [("a", 1, "One year"), ("b", 2, "Two year")])
+    labels = spark.createDataFrame(
+        [("a", 1, 99), ("b", 0, None), ("zz", 1, 7)], "customer_id string, churn int, tenure int"
+    )
+    training = store.create_training_set(
+        labels, [FeatureLookup(name, "customer_id", ["tenure", "contract"])], label="churn"
+    )
+    got = sorted(
+        tuple(r) for r in training.select("customer_id", "churn", "tenure", "contract").collect()
+    )
+    # the input's own tenure wins over the table's; an unknown key keeps null features
+    assert got == [("a", 1, 99, "One year"), ("b", 0, None, "Two year"), ("zz", 1, 7, None)]
+
+
+def test_lookups_name_unknown_features_and_tables(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    name = f"{database}.features"
+    make_table(spark, store, name, [("a", 1, "x")])
+    keys = spark.createDataFrame([("a", 1)], "customer_id string, churn int")
+    with pytest.raises(FeatureTableError, match=r"no column\(s\) \['nope'\]"):
+        store.create_training_set(keys, [FeatureLookup(name, feature_names=["nope"])], "churn")
+    with pytest.raises(FeatureTableError, match="does not exist"):
+        store.create_training_set(keys, [FeatureLookup(f"{database}.missing")], "churn")
