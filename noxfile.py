@@ -1,0 +1,149 @@
+"""Every task a person or CI runs. `uvx nox -l` lists them; `uvx nox -s ci` is the test command.
+
+Environments are synced from uv.lock (`--locked`: a stale lock fails instead of drifting). Each
+member is tested in its own environment holding only its declared dependencies and its `test`
+group, so an import of a sibling it does not declare fails there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build"]
+
+ROOT = Path(__file__).parent
+MEMBERS = {
+    "churn-features": "packages/churn-features",
+    "churn-model": "packages/churn-model",
+    "churn-registry-ops": "packages/churn-registry-ops",
+    "churn-scoring": "packages/churn-scoring",
+    "churn-jobs": "services/churn-jobs",
+    "churn-infra": "infra",
+}
+SOURCE_DIRS = [f"{path}/src" for path in MEMBERS.values()]
+DIST = ROOT / "dist"
+
+
+def sync(session: nox.Session, *args: str) -> None:
+    """Sync the session's virtualenv from the lock (not from whatever pip would resolve)."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        silent=True,
+    )
+
+
+def workspace(session: nox.Session) -> None:
+    """Everything: all members and the dev tools (the root `dev` group)."""
+    sync(session, "--all-packages")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    workspace(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    workspace(session)
+    session.run("mypy", *SOURCE_DIRS)
+
+
+@nox.session
+@nox.parametrize("member", list(MEMBERS))
+def tests(session: nox.Session, member: str) -> None:
+    """One member's tests in an environment with only its declared dependencies."""
+    sync(session, "--package", member, "--group", "test")
+    path = MEMBERS[member]
+    session.run(
+        "python", "-m", "pytest", f"{path}/tests", "-p", "no:cacheprovider", *session.posargs
+    )
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Cross-package tests in tests/: contracts and the end-to-end local workflow."""
+    workspace(session)
+    session.run("python", "-m", "pytest", "tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Every member's wheel and sdist into dist/ (one out dir)."""
+    session.run("uv", "build", "--all-packages", "--out-dir", str(DIST), external=True)
+    session.log("built: " + ", ".join(sorted(p.name for p in DIST.glob("*.whl"))))
+
+
+@nox.session(venv_backend="none")
+def ci(session: nox.Session) -> None:
+    """Everything CI runs, in order: lint, typecheck, member tests, integration, build."""
+    for name in ["lint", "typecheck", "tests", "integration", "build"]:
+        session.notify(name)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: reported as ratios measured side by side in one run (see benchmarks/)."""
+    workspace(session)
+    out = ROOT / ".churn" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    scripts = session.posargs or sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+    for script in scripts:
+        session.run("python", f"benchmarks/{script}", "--out", str(out / f"{Path(script).stem}.json"))
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The seed's whole workflow on the local environment (`churn demo`)."""
+    workspace(session)
+    session.run("churn", "demo", *session.posargs)
+
+
+def _infra(session: nox.Session, command: str) -> None:
+    workspace(session)
+    session.run("churn-infra", command, *session.posargs, env=_passthrough_env())
+
+
+def _passthrough_env() -> dict[str, str]:
+    # databricks-sdk unified auth reads DATABRICKS_* itself; nothing is printed or written here.
+    return {k: v for k, v in os.environ.items() if k.startswith("DATABRICKS_")}
+
+
+@nox.session
+def deploy(session: nox.Session) -> None:
+    """`nox -s deploy -- <env> [--dry-run]`: build wheels, upload them, upsert the jobs."""
+    _infra(session, "deploy")
+
+
+@nox.session
+def launch(session: nox.Session) -> None:
+    """`nox -s launch -- <job> <env> [--submit] [--existing-cluster ID]`: run one job, follow it."""
+    _infra(session, "launch")
+
+
+@nox.session
+def bundle(session: nox.Session) -> None:
+    """`nox -s bundle -- <env>`: export the same jobs as a Databricks Asset Bundle."""
+    _infra(session, "bundle")
+
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """`nox -s release -- <package> <version>`: bump one package, check its changelog, print the tag."""
+    workspace(session)
+    session.run("churn-infra", "release", *session.posargs)
+
+
+if __name__ == "__main__":
+    sys.exit("run with nox: uvx nox -s <session>")

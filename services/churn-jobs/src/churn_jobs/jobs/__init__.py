@@ -1,0 +1,1 @@
+"""The jobs: each module has a ``Params`` model (its task parameters) and ``run(ctx, params)``."""

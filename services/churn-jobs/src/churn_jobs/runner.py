@@ -1,0 +1,65 @@
+"""Run one job from a validated request; map user-facing failures to one message and exit 2."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rich.console import Console
+
+from churn_jobs.context import JobContext
+from churn_jobs.errors import UserError
+from churn_jobs.local_platform import churn_home
+from churn_jobs.request import JobRequest, validate_params
+
+#: job name -> module holding ``Params`` and ``run(ctx, params)``
+JOBS = {
+    "feature-table-refresh": "churn_jobs.jobs.feature_table_refresh",
+    "model-train": "churn_jobs.jobs.model_train",
+    "model-validation": "churn_jobs.jobs.model_validation",
+    "model-deployment": "churn_jobs.jobs.model_deployment",
+    "model-inference-batch": "churn_jobs.jobs.model_inference_batch",
+    "integration-check": "churn_jobs.jobs.integration_check",
+}
+
+
+def job_module(job: str) -> ModuleType:
+    if job not in JOBS:
+        raise UserError(f"Unknown job {job!r}.", f"use one of: {', '.join(JOBS)}")
+    return importlib.import_module(JOBS[job])
+
+
+def run_job(
+    job: str, request: JobRequest, console: Console | None = None, home: Path | None = None
+) -> Any:
+    module = job_module(job)
+    params = validate_params(module.Params, request.params, f"{job} parameters")
+    ctx = JobContext(
+        runtime=request.runtime, console=console or Console(), home=home or churn_home()
+    )
+    return module.run(ctx, params)
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """Every library's user-facing error base: their messages name the problem and the fix."""
+    from churn_features.errors import ChurnFeaturesError
+    from churn_model.errors import ChurnModelError
+    from churn_registry_ops.errors import RegistryOpsError
+    from churn_scoring.errors import ChurnScoringError
+
+    return (UserError, ChurnFeaturesError, ChurnModelError, RegistryOpsError, ChurnScoringError)
+
+
+@contextmanager
+def exit_on_user_error(console: Console | None = None) -> Iterator[None]:
+    """A user mistake ends in its message and exit code 2, without a traceback."""
+    try:
+        yield
+    except user_error_types() as exc:
+        err = console or Console(stderr=True)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise SystemExit(2) from None
