@@ -1,4 +1,4 @@
-"""Batch scoring on Spark with feature lookup by primary key, written to a Delta predictions table."""
+"""Batch scoring on Spark with feature lookup by primary key, into a Delta predictions table."""
 
 from importlib.metadata import version as _version
 

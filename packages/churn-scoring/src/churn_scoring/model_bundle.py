@@ -1,0 +1,89 @@
+"""A churn model's artifact files, downloaded once on the driver and held as bytes.
+
+Executors load the model from these bytes (shipped in a Spark broadcast), so scoring never relies
+on the driver's local filesystem being visible to executors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from churn_model.feature_spec import FeatureSpec
+from churn_model.loaded import (
+    CONFIG_FILE,
+    FEATURE_SPEC_FILE,
+    PIPELINE_FILE,
+    LoadedChurnModel,
+)
+from churn_scoring.errors import ModelFeatureSpecError, ModelNotFoundError
+from churn_scoring.model_ref import ModelRef
+
+MODEL_FILES = (PIPELINE_FILE, CONFIG_FILE, FEATURE_SPEC_FILE)
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """What scoring needs from a logged churn model, including its files for the executors."""
+
+    ref: ModelRef
+    files: dict[str, bytes]
+    feature_spec: FeatureSpec
+    feature_names: tuple[str, ...]
+    threshold: float
+
+    @property
+    def key(self) -> str:
+        """Content hash: executors cache the loaded model under it."""
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            digest.update(name.encode())
+            digest.update(hashlib.sha256(self.files[name]).digest())
+        return digest.hexdigest()
+
+
+def fetch_model(ref: ModelRef) -> ModelBundle:
+    """Download ``ref`` once, load it on the driver (trusted types, config, feature spec) so a
+    broken model fails here with a clear message rather than inside a Spark task."""
+    with tempfile.TemporaryDirectory(prefix="churn-scoring-") as tmp:
+        artifacts = _download(ref, tmp) / "artifacts"
+        if not (artifacts / PIPELINE_FILE).is_file():
+            raise ModelNotFoundError(
+                f"Model {ref.uri} is not a churn model (no artifacts/{PIPELINE_FILE}).",
+                "point at a model logged with churn_model.log_model",
+            )
+        if not (artifacts / FEATURE_SPEC_FILE).is_file():
+            raise ModelFeatureSpecError(
+                f"Model {ref.uri} was logged without a feature spec ({FEATURE_SPEC_FILE}), "
+                "so its features cannot be looked up by customer_id.",
+                "log the model with churn_model.log_model(..., feature_spec=FeatureSpec.for_table"
+                "(<features table>, config.features.columns)) and register that version",
+            )
+        model = LoadedChurnModel.from_artifacts_dir(artifacts)
+        files = {name: (artifacts / name).read_bytes() for name in MODEL_FILES}
+    assert model.feature_spec is not None
+    return ModelBundle(
+        ref=ref,
+        files=files,
+        feature_spec=model.feature_spec,
+        feature_names=tuple(model.feature_names),
+        threshold=float(model.threshold),
+    )
+
+
+def _download(ref: ModelRef, dst: str) -> Path:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=ref.download_uri, dst_path=dst)
+        return Path(local)
+    except (MlflowException, OSError) as exc:
+        message = str(getattr(exc, "message", None) or exc).splitlines()[0]
+        raise ModelNotFoundError(
+            f"Model {ref.uri} cannot be downloaded ({message}).",
+            "check the model URI, and that the MLflow tracking/registry URI points at the "
+            "right store",
+        ) from None

@@ -1,0 +1,119 @@
+"""``score_batch``: keys in, churn probabilities out, on Spark, with the model's own pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
+
+from churn_features.store.base import FeatureStore
+from churn_scoring.errors import KeysColumnError, ModelFeatureSpecError
+from churn_scoring.lookup import look_up_features, missing_features_reason
+from churn_scoring.model_bundle import ModelBundle, fetch_model
+from churn_scoring.model_ref import resolve_model
+from churn_scoring.worker import score_partition
+
+PROBABILITY = "churn_probability"
+PREDICTION = "churn_prediction"
+REASON = "missing_features_reason"
+MODEL_NAME = "model_name"
+MODEL_VERSION = "model_version"
+OUTPUT_COLUMNS = (PROBABILITY, PREDICTION, REASON, MODEL_NAME, MODEL_VERSION)
+
+
+def score_batch(
+    spark: SparkSession,
+    model_uri: str,
+    keys_df: DataFrame,
+    feature_store: FeatureStore,
+    *,
+    key: str = "customer_id",
+    passthrough: Sequence[str] | None = None,
+) -> DataFrame:
+    """Score every row of ``keys_df`` with the churn model at ``model_uri``.
+
+    Features are looked up by key with the model's feature spec (columns already in ``keys_df``
+    win). Returns ``key``, the ``passthrough`` columns (default: every column of ``keys_df`` that
+    is not a model feature), ``churn_probability`` (double), ``churn_prediction`` (int, at the
+    model's threshold), ``missing_features_reason`` (null when scored; rows that cannot be scored
+    are kept with null probability/prediction), ``model_name`` and ``model_version`` (the
+    concrete version an alias or stage pointed at). Lazy: nothing runs until an action.
+    """
+    if key not in keys_df.columns:
+        raise KeysColumnError(
+            f"The keys to score have no {key!r} column (columns: {keys_df.columns}).",
+            f"select or rename the customer key column to {key!r}",
+        )
+    bundle = fetch_model(resolve_model(model_uri))
+    spec = bundle.feature_spec
+    missing_keys = sorted({k for lk in spec.lookups for k in lk.lookup_key} - set(keys_df.columns))
+    if missing_keys:
+        raise KeysColumnError(
+            f"The keys to score lack the lookup key column(s) {missing_keys} that model "
+            f"{model_uri} looks its features up by.",
+            "include those columns in the keys table",
+        )
+    unavailable = sorted(set(bundle.feature_names) - set(spec.feature_names) - set(keys_df.columns))
+    if unavailable:
+        raise ModelFeatureSpecError(
+            f"Model {model_uri} consumes {unavailable}, which neither its feature spec looks up "
+            "nor the keys provide.",
+            "re-log the model with a feature spec covering config.features.columns",
+        )
+    kept = _passthrough(keys_df, key, passthrough, bundle)
+
+    looked_up = look_up_features(keys_df, spec, feature_store)
+    features = [n for n in bundle.feature_names if n not in kept]
+    rows = looked_up.frame.select(
+        *kept, *features, missing_features_reason(key, looked_up.added).alias(REASON)
+    )
+    by_name = {f.name: f for f in keys_df.schema.fields}
+    schema = StructType(
+        [
+            *(by_name[name] for name in kept),
+            StructField(PROBABILITY, DoubleType()),
+            StructField(PREDICTION, IntegerType()),
+            StructField(REASON, StringType()),
+        ]
+    )
+    scorer = partial(
+        score_partition,
+        key=bundle.key,
+        files=spark.sparkContext.broadcast(bundle.files),
+        feature_names=bundle.feature_names,
+        threshold=bundle.threshold,
+        passthrough=tuple(kept),
+        reason_column=REASON,
+        output_names=tuple(schema.fieldNames()),
+    )
+    return (
+        rows.mapInArrow(scorer, schema)
+        .withColumn(MODEL_NAME, F.lit(bundle.ref.name).cast(StringType()))
+        .withColumn(MODEL_VERSION, F.lit(bundle.ref.version).cast(StringType()))
+    )
+
+
+def _passthrough(
+    keys_df: DataFrame, key: str, passthrough: Sequence[str] | None, bundle: ModelBundle
+) -> list[str]:
+    if passthrough is None:
+        chosen = [c for c in keys_df.columns if c not in bundle.feature_names]
+    else:
+        absent = [c for c in passthrough if c not in keys_df.columns]
+        if absent:
+            raise KeysColumnError(
+                f"Passthrough column(s) {absent} are not in the keys to score "
+                f"(columns: {keys_df.columns}).",
+                "pass only columns of the keys table",
+            )
+        chosen = list(passthrough)
+    clashing = sorted(set(chosen) & set(OUTPUT_COLUMNS))
+    if clashing:
+        raise KeysColumnError(
+            f"The keys to score already have column(s) {clashing}, which scoring produces.",
+            "drop or rename them before scoring",
+        )
+    return [key, *(c for c in dict.fromkeys(chosen) if c != key)]

@@ -1,0 +1,93 @@
+"""What runs in Spark's Python workers: the model cache and the Arrow-batch scoring function.
+
+Python workers are reused across tasks (``spark.python.worker.reuse``, on by default), so the
+model is loaded once per worker process and kept in ``_MODELS``, keyed by the content hash of its
+files; later tasks and batches reuse it. Only the feature columns are converted to pandas; keys
+and passthrough columns go back to Spark as the same Arrow arrays.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from pyspark import Broadcast
+
+    from churn_model.loaded import LoadedChurnModel
+
+_MODELS: dict[str, LoadedChurnModel] = {}
+_MAX_CACHED_MODELS = 2
+
+
+def cached_model(key: str, files: Broadcast[dict[str, bytes]]) -> LoadedChurnModel:
+    """The model whose files hash to ``key``: loaded from the broadcast on first use only."""
+    model = _MODELS.get(key)
+    if model is None:
+        from churn_model.loaded import LoadedChurnModel
+
+        with tempfile.TemporaryDirectory(prefix="churn-scoring-model-") as tmp:
+            for name, data in files.value.items():
+                (Path(tmp) / name).write_bytes(data)
+            model = LoadedChurnModel.from_artifacts_dir(tmp)
+        _single_threaded(model.pipeline)
+        while len(_MODELS) >= _MAX_CACHED_MODELS:
+            _MODELS.pop(next(iter(_MODELS)))
+        _MODELS[key] = model
+    return model
+
+
+def _single_threaded(pipeline: Any) -> None:
+    """Spark already runs one task per core: estimators must not start their own threads."""
+    params = pipeline.get_params(deep=True)
+    pipeline.set_params(**{name: 1 for name in params if name.endswith("n_jobs")})
+
+
+def score_partition(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    key: str,
+    files: Broadcast[dict[str, bytes]],
+    feature_names: Sequence[str],
+    threshold: float,
+    passthrough: Sequence[str],
+    reason_column: str,
+    output_names: Sequence[str],
+) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` function: per batch, the churn probability and label of every row whose
+    ``reason_column`` is null; other rows get nulls and keep their reason."""
+    model = None
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        if model is None:
+            model = cached_model(key, files)
+        reason = batch.column(reason_column)
+        proba = np.zeros(batch.num_rows, dtype=np.float64)
+        if reason.null_count == batch.num_rows:  # every row has features: the common case
+            scored = None
+            proba[:] = model.predict_proba(batch.select(list(feature_names)).to_pandas())
+        else:
+            scored = pc.is_null(reason)
+            rows = batch.filter(scored).select(list(feature_names))
+            if rows.num_rows:
+                proba[scored.to_numpy(zero_copy_only=False)] = model.predict_proba(rows.to_pandas())
+        unscored = None if scored is None else pc.invert(scored)
+        label = (proba >= threshold).astype(np.int32)
+        columns = [batch.column(name) for name in passthrough]
+        columns += [
+            pa.array(proba, type=pa.float64(), mask=_mask(unscored)),
+            pa.array(label, type=pa.int32(), mask=_mask(unscored)),
+            reason,
+        ]
+        yield pa.RecordBatch.from_arrays(columns, names=list(output_names))
+
+
+def _mask(unscored: pa.Array | None) -> np.ndarray | None:
+    return None if unscored is None else unscored.to_numpy(zero_copy_only=False)
