@@ -1,0 +1,68 @@
+"""`churn models`, `churn promote`, `churn rollback`: the registry by hand, with confirmation."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.prompt import Confirm
+from rich.table import Table
+
+from churn_jobs.context import JobContext
+from churn_jobs.environments import load_runtime_settings
+from churn_jobs.errors import UserError
+from churn_jobs.registry_access import registry
+
+KEY_METRICS = ("test_roc_auc", "test_pr_auc", "test_log_loss")
+
+
+def _context(env: str, console: Console) -> JobContext:
+    return JobContext(runtime=load_runtime_settings(env), console=console)
+
+
+def show_models(env: str, console: Console) -> None:
+    ctx = _context(env, console)
+    reg = registry(ctx)
+    versions = reg.versions()
+    table = Table(
+        title=f"{reg.model_name} ({ctx.runtime.environment}, {reg.mode})", title_justify="left"
+    )
+    for column in ("version", "role", "validation", "decision", *KEY_METRICS, "created"):
+        table.add_column(column)
+    for v in versions:
+        role = v.role + (" (previous champion)" if v.is_previous_champion else "")
+        table.add_row(
+            str(v.version),
+            role,
+            v.validation or "-",
+            v.decision or "-",
+            *[f"{v.metrics[m]:.4f}" if m in v.metrics else "-" for m in KEY_METRICS],
+            str(v.created_at)[:19],
+        )
+    if not versions:
+        console.print(f"No versions of {reg.model_name} yet: run `churn run model-train`.")
+        return
+    console.print(table)
+
+
+def _confirm(ctx: JobContext, question: str, assume_yes: bool) -> None:
+    if assume_yes or ctx.runtime.platform == "local":
+        return
+    if not Confirm.ask(f"[{ctx.runtime.environment}] {question}", console=ctx.console):
+        raise UserError("Cancelled; nothing changed.")
+
+
+def promote(env: str, version: int, console: Console, assume_yes: bool = False) -> None:
+    ctx = _context(env, console)
+    reg = registry(ctx)
+    state = reg.state()
+    _confirm(ctx, f"Make version {version} the champion (now: {state.champion})?", assume_yes)
+    after = reg.promote_version(version, expected_champion=state.champion)
+    console.print(f"champion: v{after.champion} (previous: {after.previous_champion or 'none'})")
+
+
+def rollback(env: str, console: Console, assume_yes: bool = False) -> None:
+    ctx = _context(env, console)
+    reg = registry(ctx)
+    state = reg.state()
+    _confirm(ctx, f"Replace champion v{state.champion} by v{state.previous_champion}?", assume_yes)
+    after = reg.rollback(expected_champion=state.champion)
+    console.print(f"champion: v{after.champion} (rolled back from v{state.champion})")
