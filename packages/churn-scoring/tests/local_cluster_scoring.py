@@ -1,0 +1,89 @@
+"""Score on Spark ``local-cluster[2,1,1024]``: two executor JVMs, each with its own Python workers.
+
+Run by ``test_scoring_local_cluster.py`` in a subprocess (one SparkContext per process):
+``python local_cluster_scoring.py <tracking uri> <model uri> <features table> <delta path> <out>``.
+The executors never see the driver's download directory: the model reaches them as a broadcast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str) -> None:
+    import mlflow
+    import numpy as np
+    import pyspark
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    from churn_features.store.delta import DeltaFeatureStore
+    from churn_model import load_pipeline
+    from churn_scoring.predictions import write_predictions
+    from churn_scoring.score import score_batch
+
+    # local-cluster launches executors with $SPARK_HOME/bin scripts: the pip package has them.
+    os.environ["SPARK_HOME"] = os.path.dirname(pyspark.__file__)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    warehouse = tempfile.mkdtemp(prefix="churn-scoring-cluster-")
+    builder = (
+        SparkSession.builder.master("local-cluster[2,1,1024]")
+        .appName("churn-scoring-local-cluster")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "1g")
+        .config("spark.executor.memory", "768m")
+        .config("spark.sql.constraintPropagation.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "200")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
+    )
+    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        database = table.rsplit(".", 1)[0]
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+        spark.sql(f"CREATE TABLE {table} USING DELTA LOCATION '{location}'")
+        features = spark.table(table)
+        keys = features.select("customer_id").union(
+            spark.createDataFrame([("NOPE-1",)], "customer_id string")
+        )
+        scored = score_batch(spark, model_uri, keys.repartition(4), DeltaFeatureStore(spark))
+        summary = write_predictions(scored, f"{database}.predictions", run_id="cluster-run")
+        got = {
+            r["customer_id"]: r["churn_probability"]
+            for r in spark.table(f"{database}.predictions").collect()
+        }
+        frame = features.toPandas()
+        expected = load_pipeline(model_uri).predict_proba(frame)
+        diff = float(np.max(np.abs(np.array([got[k] for k in frame["customer_id"]]) - expected)))
+        executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+        result = {
+            "executors": int(executors),
+            "rows_written": summary.rows_written,
+            "rows_without_features": summary.rows_without_features,
+            "unknown_probability": got["NOPE-1"],
+            "max_abs_diff": diff,
+            "rows_expected": len(frame),
+        }
+    finally:
+        spark.stop()
+    Path(out).write_text(json.dumps(result), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:6])
