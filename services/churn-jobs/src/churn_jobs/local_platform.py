@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +47,10 @@ class LocalPlatform:
     @property
     def artifacts_dir(self) -> Path:
         return self.home / "mlartifacts"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
 
     @property
     def tracking_uri(self) -> str:
@@ -118,6 +124,31 @@ class LocalPlatform:
             .config("spark.sql.constraintPropagation.enabled", "false")
             .enableHiveSupport()
         )
-        spark = configure_spark_with_delta_pip(builder).getOrCreate()
+        with _jvm_output_to(self.logs_dir / "spark.log"):
+            spark = configure_spark_with_delta_pip(builder).getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         return spark
+
+
+@contextmanager
+def _jvm_output_to(log_file: Path) -> Iterator[None]:
+    """Send the JVM's stdout/stderr (Ivy resolution, log4j start-up lines) to a log file.
+
+    The Spark JVM is a child process that inherits file descriptors 1 and 2 when it starts; they
+    are pointed at the log for the duration of the start only, so this process's own output is
+    unaffected afterwards while the JVM keeps writing to the log.
+    """
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with log_file.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)

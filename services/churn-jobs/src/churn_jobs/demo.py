@@ -1,0 +1,158 @@
+"""`churn demo`: the seed's whole workflow, replayed on a local environment from a clean store.
+
+1. initial-model-train-register (refresh -> train RF depth 4 -> validation), then the manual
+   step: promote version 1 to champion;
+2. the "code change": max_depth 4 -> 8 (a second params file, shown as a diff);
+3. model-train -> version 2, model-validation -> challenger;
+4. model-deployment: champion vs challenger on the reference set -> promote v2, archive v1;
+5. model-inference-batch: predictions for every customer of the keys table;
+6. a summary: registry state, tables, and the command that opens the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from churn_jobs.context import JobContext
+from churn_jobs.environments import find_infra_dir
+from churn_jobs.errors import UserError
+from churn_jobs.local_platform import LocalPlatform, churn_home
+from churn_jobs.registry_access import registry
+from churn_jobs.request import request_from_files
+from churn_jobs.runner import run_job
+
+BASELINE_PARAMS = "model-train.yaml"
+CODE_CHANGE_PARAMS = "model-train-depth8.yaml"
+STORE_MARKERS = ("mlflow.db", "spark-warehouse", "metastore_db")
+
+
+def reset_home(home: Path) -> None:
+    """Empty CHURN_HOME, refusing a directory that does not look like one (never delete a
+    folder the user pointed at by mistake)."""
+    if not home.exists():
+        return
+    entries = {p.name for p in home.iterdir()}
+    if entries and not entries & set(STORE_MARKERS):
+        raise UserError(
+            f"{home} is not empty and holds no churn store; refusing to delete it.",
+            "point CHURN_HOME at an empty or churn-only directory",
+        )
+    shutil.rmtree(home)
+
+
+def run_demo(env: str, console: Console, reset: bool = False) -> None:
+    infra = find_infra_dir()
+    home = churn_home()
+    baseline = request_from_files("model-train", env, infra / "params" / BASELINE_PARAMS, infra)
+    if baseline.runtime.platform != "local":
+        raise UserError(
+            f"The demo runs on a local-platform environment; {env!r} is on "
+            f"{baseline.runtime.platform}.",
+            f"run the jobs there with `nox -s launch -- <job> {env}`",
+        )
+    if reset:
+        reset_home(home)
+    ctx = JobContext(runtime=baseline.runtime, console=console, home=home)
+    if (LocalPlatform(home).mlflow_db).exists() and registry(ctx).versions():
+        raise UserError(
+            f"{home} already holds versions of {baseline.runtime.registered_model_name}.",
+            "rerun with `churn demo --reset` to start from scratch",
+        )
+    started = time.perf_counter()
+
+    def job(name: str, params: Path | None = None) -> object:
+        return run_job(name, request_from_files(name, env, params, infra), console, home)
+
+    console.rule("[bold]1. initial-model-train-register: refresh → train (RF depth 4) → validate")
+    job("feature-table-refresh")
+    job("model-train", infra / "params" / BASELINE_PARAMS)
+    job("model-validation")
+    console.print("[bold]manual step:[/] promote version 1 (`churn promote --version 1`)")
+    reg = registry(ctx)
+    reg.promote_version(1, expected_champion=reg.state().champion)
+
+    console.rule("[bold]2. the code change: max_depth 4 → 8")
+    console.print(_diff(infra / "params" / BASELINE_PARAMS, infra / "params" / CODE_CHANGE_PARAMS))
+
+    console.rule("[bold]3. model-train → version 2; model-validation → challenger")
+    job("model-train", infra / "params" / CODE_CHANGE_PARAMS)
+    job("model-validation")
+
+    console.rule("[bold]4. model-deployment: champion vs challenger on churn_reference")
+    job("model-deployment")
+
+    console.rule("[bold]5. model-inference-batch: the champion scores every customer")
+    job("model-inference-batch")
+
+    console.rule("[bold]6. where things are")
+    _summary(ctx, time.perf_counter() - started)
+
+
+def _diff(before: Path, after: Path) -> Syntax:
+    lines = difflib.unified_diff(
+        before.read_text().splitlines(),
+        after.read_text().splitlines(),
+        fromfile=f"infra/params/{before.name}",
+        tofile=f"infra/params/{after.name}",
+        lineterm="",
+        n=1,
+    )
+    return Syntax("\n".join(lines), "diff", theme="ansi_dark")
+
+
+def _summary(ctx: JobContext, seconds: float) -> None:
+    console = ctx.console
+    reg = registry(ctx)
+    versions = Table(title=f"registry: {reg.model_name} ({reg.mode})", title_justify="left")
+    for column in ("version", "role", "validation", "decision", "test ROC AUC"):
+        versions.add_column(column)
+    for v in reg.versions():
+        auc = v.metrics.get("test_roc_auc")
+        versions.add_row(
+            str(v.version),
+            v.role,
+            v.validation or "-",
+            v.decision or "-",
+            f"{auc:.4f}" if auc is not None else "-",
+        )
+    console.print(versions)
+
+    spark = ctx.spark
+    tables = Table(title=f"tables in {ctx.runtime.database}", title_justify="left")
+    for column in ("table", "rows", "Delta version"):
+        tables.add_column(column)
+    from churn_features.tables import table_version
+
+    names = ctx.runtime.tables
+    for short in (
+        names.bronze,
+        names.quarantine,
+        names.features,
+        names.labels,
+        names.reference,
+        names.predictions,
+    ):
+        full = ctx.table(short)
+        if spark.catalog.tableExists(full):
+            tables.add_row(full, f"{spark.table(full).count():,}", str(table_version(spark, full)))
+    console.print(tables)
+    local = LocalPlatform(ctx.home)
+    console.print(
+        Panel.fit(
+            f"store: {ctx.home}\n"
+            f"  warehouse: {local.warehouse_dir}\n"
+            f"  MLflow:    {local.tracking_uri}\n"
+            f"open the MLflow UI:\n"
+            f"  uv run mlflow ui --backend-store-uri {local.tracking_uri} --port 5000\n"
+            f"demo finished in {seconds:.0f}s",
+            title="churn demo",
+        )
+    )
