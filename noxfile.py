@@ -100,7 +100,9 @@ def bench(session: nox.Session) -> None:
     out.mkdir(parents=True, exist_ok=True)
     scripts = session.posargs or sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
     for script in scripts:
-        session.run("python", f"benchmarks/{script}", "--out", str(out / f"{Path(script).stem}.json"))
+        session.run(
+            "python", f"benchmarks/{script}", "--out", str(out / f"{Path(script).stem}.json")
+        )
 
 
 @nox.session
@@ -140,7 +142,7 @@ def bundle(session: nox.Session) -> None:
 
 @nox.session
 def release(session: nox.Session) -> None:
-    """`nox -s release -- <package> <version>`: bump one package, check its changelog, print the tag."""
+    """`nox -s release -- <package> <version>`: bump one package, check its changelog."""
     workspace(session)
     session.run("churn-infra", "release", *session.posargs)
 

@@ -45,6 +45,6 @@ def score_frame(
     from churn_features.store.base import FeatureLookup
 
     features_table = ctx.table(ctx.runtime.tables.features)
-    lookup = FeatureLookup(features_table, "customer_id", tuple(feature_names))
+    lookup = FeatureLookup(features_table, ("customer_id",), tuple(feature_names))
     frame = ctx.feature_store.create_training_set(keys, [lookup], label=label).toPandas()
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -38,7 +38,7 @@ def run(ctx: JobContext, params: Params) -> dict[str, str]:
     predictions = ctx.table(tables.predictions)
     if spark.catalog.tableExists(predictions):
         rows = spark.table(predictions)
-        latest = rows.where(F.col("scored_at") == rows.agg(F.max("scored_at")).first()[0])
+        latest = rows.where(F.col("scored_at") == rows.agg(F.max("scored_at")).collect()[0][0])
         n = latest.count()
         versions = {r[0] for r in latest.select("model_version").distinct().collect()}
         results["prediction rows (latest run)"] = (n >= params.min_prediction_rows, f"{n:,}")

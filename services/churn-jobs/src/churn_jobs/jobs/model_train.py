@@ -78,7 +78,7 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
             labels_table: table_version(spark, labels_table),
             features_table: ctx.feature_store.table_version(features_table),
         }
-        lookup = FeatureLookup(features_table, KEY, tuple(feature_names))
+        lookup = FeatureLookup(features_table, (KEY,), tuple(feature_names))
         training_set = ctx.feature_store.create_training_set(
             spark.table(labels_table), [lookup], label=LABEL
         )
@@ -87,6 +87,14 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
 
         step(f"training {config.estimator.kind} on {len(frame):,} labelled customers")
         result = train(frame[feature_names], frame[LABEL], config)
+        if result.test_metrics is None:
+            from churn_jobs.errors import UserError
+
+            raise UserError(
+                "model-train needs a test split to report test metrics.",
+                "set model.split.test_size > 0 in the model-train parameters",
+            )
+        test_metrics = result.test_metrics.as_flat_dict()
 
         step("logging the run, plots and model to MLflow")
         tags = lineage_tags(table_versions)
@@ -94,21 +102,20 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
             mlflow.set_tags({**tags, "job": "model-train", "environment": ctx.runtime.environment})
             mlflow.log_params(_flat_params(result.config.model_dump(mode="json")))
             mlflow.log_metrics(result.train_metrics.as_flat_dict("train_"))
-            mlflow.log_metrics(result.test_metrics.as_flat_dict("test_"))
+            mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
             mlflow.log_text(result.config.to_yaml(), "config/model_config.yaml")
             if params.plots:
                 with tempfile.TemporaryDirectory() as tmp:
                     for path in _plots(result, Path(tmp)):
                         mlflow.log_artifact(str(path), "plots")
+            registered_name = ctx.runtime.registered_model_name if params.register else None
             spec = FeatureSpec.for_table(features_table, feature_names, label=LABEL)
             info = log_model(
                 result.pipeline,
                 result.config,
                 feature_spec=spec,
                 input_example=result.X_train,
-                registered_model_name=ctx.runtime.registered_model_name
-                if params.register
-                else None,
+                registered_model_name=registered_name,
             )
             run_id = active.info.run_id
         version = str(info.registered_model_version) if params.register else None
@@ -119,10 +126,7 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
                 **tags,
                 "training_run_id": run_id,
                 "estimator_kind": config.estimator.kind,
-                **{
-                    f"churn_metric_{k}": f"{v:.6f}"
-                    for k, v in result.test_metrics.as_flat_dict("test_").items()
-                },
+                **{f"churn_metric_test_{k}": f"{v:.6f}" for k, v in test_metrics.items()},
             }
             for key, value in version_tags.items():
                 client.set_model_version_tag(ctx.runtime.registered_model_name, version, key, value)
@@ -132,7 +136,7 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
         model_name=ctx.runtime.registered_model_name,
         version=version,
         model_uri=info.model_uri,
-        test_metrics=result.test_metrics.as_flat_dict(),
+        test_metrics=test_metrics,
         train_rows=len(result.X_train),
         test_rows=len(result.X_test),
     )
