@@ -27,7 +27,7 @@ class Params(StrictModel):
     model: dict[str, Any] = Field(
         description="A churn-model ModelConfig: estimator, features, threshold, split, tuning."
     )
-    register: bool = True
+    register_model: bool = True
     plots: bool = True
 
     @field_validator("model")
@@ -108,7 +108,7 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
                 with tempfile.TemporaryDirectory() as tmp:
                     for path in _plots(result, Path(tmp)):
                         mlflow.log_artifact(str(path), "plots")
-            registered_name = ctx.runtime.registered_model_name if params.register else None
+            registered_name = ctx.runtime.registered_model_name if params.register_model else None
             spec = FeatureSpec.for_table(features_table, feature_names, label=LABEL)
             info = log_model(
                 result.pipeline,
@@ -118,7 +118,7 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
                 registered_model_name=registered_name,
             )
             run_id = active.info.run_id
-        version = str(info.registered_model_version) if params.register else None
+        version = str(info.registered_model_version) if params.register_model else None
         if version is not None:
             step(f"tagging {ctx.runtime.registered_model_name} version {version}")
             client = ctx.mlflow

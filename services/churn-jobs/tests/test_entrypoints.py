@@ -1,0 +1,43 @@
+"""The console scripts as Databricks (and the local runner) call them: exit codes and messages."""
+
+import json
+from pathlib import Path
+
+from conftest import run_cli
+
+from churn_jobs.request import JobRequest
+from churn_jobs.settings import RuntimeSettings
+
+
+def test_a_user_mistake_is_one_message_and_exit_2(tmp_path: Path, runtime: RuntimeSettings) -> None:
+    request = JobRequest(runtime=runtime, params={"source": str(tmp_path / "missing.csv")})
+    result = run_cli(
+        "churn-feature-table-refresh", f"--settings-json={request.to_json()}", home=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Cannot read the raw source" in result.stderr
+    assert "fix:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not any((tmp_path / "spark-warehouse").glob("churn_test.db/*")), "nothing written"
+
+
+def test_settings_file_and_bad_json(tmp_path: Path, runtime: RuntimeSettings) -> None:
+    bad = run_cli("churn-model-validation", "--settings-json", "{oops", home=tmp_path)
+    assert bad.returncode == 2
+    assert "not valid JSON" in bad.stderr
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({"runtime": {"environment": "x"}, "params": {}}))
+    invalid = run_cli("churn-model-train", "--settings-file", str(path), home=tmp_path)
+    assert invalid.returncode == 2
+    assert "runtime.experiment: Field required" in invalid.stderr
+    assert "Traceback" not in invalid.stderr
+
+
+def test_cli_unknown_environment_and_missing_model(tmp_path: Path) -> None:
+    unknown = run_cli("churn", "run", "model-train", "--env", "nowhere", home=tmp_path)
+    assert unknown.returncode == 2
+    assert "Unknown environment 'nowhere'" in unknown.stderr
+    no_model = run_cli("churn", "promote", "--version", "1", home=tmp_path)
+    assert no_model.returncode == 2, no_model.stderr
+    assert "churn_model" in no_model.stderr
+    assert "Traceback" not in no_model.stderr
