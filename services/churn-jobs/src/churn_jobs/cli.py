@@ -97,5 +97,19 @@ def ui_command() -> None:
     )
 
 
+def quiet_libraries() -> None:
+    """A person reads this output: keep MLflow's start-up chatter and known warnings out of it."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # churn-model leaves predict() without type hints on purpose: MLflow would otherwise derive
+    # a schema from them and override the model's explicit signature.
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
+
+
 def main() -> None:
+    quiet_libraries()
     app()

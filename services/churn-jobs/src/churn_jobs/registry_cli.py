@@ -11,7 +11,7 @@ from churn_jobs.environments import load_runtime_settings
 from churn_jobs.errors import UserError
 from churn_jobs.registry_access import registry
 
-KEY_METRICS = ("test_roc_auc", "test_pr_auc", "test_log_loss")
+KEY_METRICS = {"test_roc_auc": "ROC AUC", "test_pr_auc": "PR AUC", "test_log_loss": "log loss"}
 
 
 def _context(env: str, console: Console) -> JobContext:
@@ -25,17 +25,17 @@ def show_models(env: str, console: Console) -> None:
     table = Table(
         title=f"{reg.model_name} ({ctx.runtime.environment}, {reg.mode})", title_justify="left"
     )
-    for column in ("version", "role", "validation", "decision", *KEY_METRICS, "created"):
-        table.add_column(column)
+    for column in ("v", "role", "validation", "decision", *KEY_METRICS.values(), "created"):
+        table.add_column(column, no_wrap=column != "role")
     for v in versions:
-        role = v.role + (" (previous champion)" if v.is_previous_champion else "")
+        role = v.role + (" (previous)" if v.is_previous_champion else "")
         table.add_row(
             str(v.version),
             role,
             v.validation or "-",
             v.decision or "-",
             *[f"{v.metrics[m]:.4f}" if m in v.metrics else "-" for m in KEY_METRICS],
-            str(v.created_at)[:19],
+            f"{v.created_at:%Y-%m-%d %H:%M}",
         )
     if not versions:
         console.print(f"No versions of {reg.model_name} yet: run `churn run model-train`.")
