@@ -25,17 +25,16 @@ def show_models(env: str, console: Console) -> None:
     table = Table(
         title=f"{reg.model_name} ({ctx.runtime.environment}, {reg.mode})", title_justify="left"
     )
-    for column in ("v", "role", "validation", "decision", *KEY_METRICS.values(), "created"):
-        table.add_column(column, no_wrap=column != "role")
+    for column in ("v", "role", "validation", "decision", *KEY_METRICS.values()):
+        table.add_column(column, no_wrap=True)
     for v in versions:
-        role = v.role + (" (previous)" if v.is_previous_champion else "")
+        role = v.role + (" (prev. champion)" if v.is_previous_champion else "")
         table.add_row(
             str(v.version),
             role,
             v.validation or "-",
             v.decision or "-",
             *[f"{v.metrics[m]:.4f}" if m in v.metrics else "-" for m in KEY_METRICS],
-            f"{v.created_at:%Y-%m-%d %H:%M}",
         )
     if not versions:
         console.print(f"No versions of {reg.model_name} yet: run `churn run model-train`.")
