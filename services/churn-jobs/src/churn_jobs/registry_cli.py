@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.prompt import Confirm
 from rich.table import Table
@@ -28,7 +29,7 @@ def show_models(env: str, console: Console) -> None:
     for column in ("v", "role", "validation", "decision", *KEY_METRICS.values()):
         table.add_column(column, no_wrap=True)
     for v in versions:
-        role = v.role + (" (prev. champion)" if v.is_previous_champion else "")
+        role = v.role + (" ↺" if v.is_previous_champion else "")
         table.add_row(
             str(v.version),
             role,
