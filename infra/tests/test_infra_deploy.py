@@ -170,7 +170,7 @@ def test_dry_run_sends_no_mutating_request_and_shows_a_diff(
     _deploy("dev", fake_infra, repo_root, client, built_release)
     before = len(fake.requests)
     params = fake_infra / "params" / "model-train.yaml"
-    params.write_text(params.read_text() + "max_depth: 8\n")
+    params.write_text(params.read_text().replace("max_depth: 4", "max_depth: 8"))
 
     result, text = _deploy("dev", fake_infra, repo_root, client, built_release, dry_run=True)
     dry = fake.requests[before:]
@@ -182,7 +182,8 @@ def test_dry_run_sends_no_mutating_request_and_shows_a_diff(
     changed = {p.name for p in result.plans if p.diff()}
     assert changed == {"DEV-churn-model-train", "DEV-churn-initial-model-train-register"}
     # and nothing changed in the fake
-    assert "max_depth" not in json.dumps(list(fake.state.jobs.values()))
+    deployed = json.dumps(list(fake.state.jobs.values()))
+    assert 'max_depth\\": 8' not in deployed and 'max_depth\\": 4' in deployed
 
 
 def test_dry_run_on_an_empty_workspace_plans_creates(
