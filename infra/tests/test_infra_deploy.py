@@ -183,7 +183,8 @@ def test_dry_run_sends_no_mutating_request_and_shows_a_diff(
     assert changed == {"DEV-churn-model-train", "DEV-churn-initial-model-train-register"}
     # and nothing changed in the fake
     deployed = json.dumps(list(fake.state.jobs.values()))
-    assert 'max_depth\\": 8' not in deployed and 'max_depth\\": 4' in deployed
+    assert 'max_depth\\": 8' not in deployed
+    assert 'max_depth\\": 4' in deployed
 
 
 def test_dry_run_on_an_empty_workspace_plans_creates(
