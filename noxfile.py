@@ -141,6 +141,13 @@ def bundle(session: nox.Session) -> None:
 
 
 @nox.session
+def changed(session: nox.Session) -> None:
+    """`nox -s changed -- --base origin/main`: members a change touches, and their dependents."""
+    workspace(session)
+    session.run("churn-infra", "changed-packages", *session.posargs)
+
+
+@nox.session
 def release(session: nox.Session) -> None:
     """`nox -s release -- <package> <version>`: bump one package, check its changelog."""
     workspace(session)

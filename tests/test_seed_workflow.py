@@ -53,6 +53,19 @@ def test_seed_workflow_end_to_end(churn_home: Path, infra_dir: Path) -> None:
     assert [(v.version, v.validation, v.role) for v in reg.versions()] == [
         ("1", "passed", "challenger")
     ]
+    # the version carries its lineage, its metrics and the feature spec scoring will use
+    v1 = reg.version(1)
+    assert len(v1.tags["git_commit"]) >= 7
+    assert v1.tags["version_churn_model"]
+    assert v1.tags[f"delta_version_{ctx.table(names.features).replace('.', '_')}"] == "1"
+    assert 0.8 < v1.metrics["test_roc_auc"] < 0.9
+    from churn_model import load_feature_spec, load_pipeline
+
+    spec = load_feature_spec(v1.uri)
+    assert spec.lookups[0].table_name == ctx.table(names.features)
+    assert spec.lookups[0].lookup_key == ["customer_id"]
+    loaded = load_pipeline(v1.uri)
+    assert sorted(loaded.feature_names) == sorted(spec.feature_names)
     reg.promote_version(1, expected_champion=None)  # the seed's manual first promotion
 
     # 2.-3. the code change (max_depth 8): version 2, validated, challenger
