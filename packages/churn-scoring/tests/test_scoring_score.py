@@ -96,7 +96,9 @@ def test_feature_columns_in_the_keys_win_over_looked_up_ones(
 def test_null_keys_are_kept_with_a_reason(
     spark: SparkSession, store: DeltaFeatureStore, world: World
 ) -> None:
-    some_id = spark.table(world.tables.features).first()["customer_id"]
+    first = spark.table(world.tables.features).first()
+    assert first is not None
+    some_id = first["customer_id"]
     keys = spark.createDataFrame([(some_id,), (None,)], "customer_id string")
 
     rows = {r["customer_id"]: r for r in score_batch(spark, world.model_uri, keys, store).collect()}

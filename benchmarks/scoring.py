@@ -1,0 +1,409 @@
+"""Batch scoring throughput: churn-scoring vs ``mlflow.pyfunc.spark_udf`` vs the model's limit.
+
+Scores N synthetic customers (churn-features' generator) with the RF depth-8 model
+(packages/churn-model/configs/random_forest_depth8.yaml) on Spark ``local[2]``, side by side:
+
+1. **ours**: ``score_batch`` (feature lookup by key + scoring in Arrow batches) and
+   ``write_predictions`` (Delta), end to end, model download included;
+2. **spark_udf**: the same lookup (the same FeatureStore call), ``mlflow.pyfunc.spark_udf`` on the
+   same registered model, the same Delta write;
+3. **limit**: plain ``predict_proba`` of the same pipeline on the same rows as pandas frames,
+   split over two processes (2 cores), timing the prediction only (rows already in memory).
+
+Each Spark method first scores a small warm-up set (untimed) so both start with warm Python
+workers. Peak memory is the resident set of this process and all its descendants (JVM, Python
+workers, pool processes), sampled from /proc every 0.1 s during each method.
+
+    uv run --all-packages python benchmarks/scoring.py --rows 1000000 --out .churn/scoring.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "packages" / "churn-model" / "configs" / "random_forest_depth8.yaml"
+MODEL_NAME = "churn-bench"
+DB = "bench"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+def _tree_rss(root: int) -> int:
+    """RSS in bytes of ``root`` and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21]) * PAGE
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+@contextmanager
+def peak_rss(roots: Callable[[], list[int]] | None = None) -> Iterator[dict[str, float]]:
+    """Yields a dict that holds ``peak_mb`` once the block ends: the peak RSS of the process trees
+    under ``roots()`` (default: this process, i.e. driver + JVM + Spark's Python workers)."""
+    result: dict[str, float] = {}
+    pids = roots or (lambda: [os.getpid()])
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], sum(_tree_rss(pid) for pid in pids()))
+            if stop.wait(0.1):
+                return
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+        result["peak_mb"] = round(peak[0] / 2**20, 1)
+
+
+# --- setup --------------------------------------------------------------------------------------
+
+
+def spark_session(home: Path, batch_rows: int) -> Any:
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("scoring-benchmark")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "4g")
+        .config("spark.sql.constraintPropagation.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", str(home / "warehouse"))
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.python.worker.reuse", "true")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+    )
+    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def build_tables(spark: Any, home: Path, rows: int, log: Callable[[str], None]) -> str:
+    """Raw synthetic CSV -> validated, featurized ``bench.churn_features`` and ``bench.labels``."""
+    from churn_features.contract import KEY
+    from churn_features.featurize import build_features, build_labels
+    from churn_features.ingest import read_raw
+    from churn_features.store.delta import DeltaFeatureStore
+    from churn_features.synthetic import write_raw_csv
+    from churn_features.validation import flag_rows, typed_rows
+
+    log(f"generating {rows:,} synthetic raw customers")
+    csv = write_raw_csv(home / "raw.csv", rows, seed=1)
+    log("featurizing into the Delta feature table")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DB}")
+    typed = typed_rows(flag_rows(read_raw(spark, csv))).cache()
+    features = build_features(typed)
+    table = f"{DB}.churn_features"
+    store = DeltaFeatureStore(spark)
+    store.create_table(table, [KEY], features.schema, "benchmark features")
+    features.repartition(2).write.format("delta").mode("append").saveAsTable(table)
+    build_labels(typed).write.format("delta").mode("overwrite").saveAsTable(f"{DB}.labels")
+    spark.table(table).select(KEY).repartition(2).write.format("delta").mode(
+        "overwrite"
+    ).saveAsTable(f"{DB}.keys")
+    typed.unpersist()
+    return table
+
+
+def train_and_register(spark: Any, table: str, train_rows: int, log: Callable[[str], None]) -> str:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from churn_model import FeatureSpec, load_model_config, log_model, train
+
+    log(f"training RF depth 8 on {train_rows:,} rows and registering it")
+    sample = (
+        spark.table(table)
+        .join(spark.table(f"{DB}.labels"), "customer_id")
+        .orderBy("customer_id")
+        .limit(train_rows)
+        .toPandas()
+    )
+    config = load_model_config(CONFIG)
+    result = train(sample, sample["churn"], config)
+    spec = FeatureSpec.for_table(table, config.features.columns)
+    with mlflow.start_run():
+        info = log_model(
+            result.pipeline,
+            result.config,
+            feature_spec=spec,
+            input_example=result.X_train,
+            registered_model_name=MODEL_NAME,
+        )
+    MlflowClient().set_registered_model_alias(
+        MODEL_NAME, "champion", str(info.registered_model_version)
+    )
+    return f"models:/{MODEL_NAME}@champion"
+
+
+# --- the three methods --------------------------------------------------------------------------
+
+
+def ours(spark: Any, model_uri: str, keys: Any, run_id: str) -> dict[str, Any]:
+    from churn_features.store.delta import DeltaFeatureStore
+    from churn_scoring.predictions import write_predictions
+    from churn_scoring.score import score_batch
+
+    scored = score_batch(spark, model_uri, keys, DeltaFeatureStore(spark))
+    summary = write_predictions(scored, f"{DB}.predictions_ours", run_id=run_id)
+    return {"rows_written": summary.rows_written, "rows_without_features": 0}
+
+
+def spark_udf(spark: Any, model_uri: str, keys: Any, run_id: str) -> dict[str, Any]:
+    """The usual way: lookup via the same port, ``mlflow.pyfunc.spark_udf``, the same writer."""
+    import mlflow
+    from pyspark.sql import functions as F
+
+    from churn_features.store.delta import DeltaFeatureStore
+    from churn_model import load_feature_spec
+    from churn_scoring.lookup import feature_lookups
+    from churn_scoring.model_ref import resolve_model
+    from churn_scoring.predictions import write_predictions
+
+    ref = resolve_model(model_uri)
+    spec = load_feature_spec(ref.download_uri)
+    threshold = float(mlflow.models.get_model_info(ref.download_uri).metadata["threshold"])
+    udf = mlflow.pyfunc.spark_udf(
+        spark, ref.download_uri, result_type="double", env_manager="local"
+    )
+    looked_up = DeltaFeatureStore(spark).create_training_set(
+        keys, feature_lookups(spec), label=None
+    )
+    probability = udf(*[F.col(c) for c in spec.feature_names])
+    scored = looked_up.select("customer_id", probability.alias("churn_probability")).select(
+        "customer_id",
+        "churn_probability",
+        (F.col("churn_probability") >= threshold).cast("int").alias("churn_prediction"),
+        F.lit(None).cast("string").alias("missing_features_reason"),
+        F.lit(ref.name).alias("model_name"),
+        F.lit(ref.version).alias("model_version"),
+    )
+    summary = write_predictions(scored, f"{DB}.predictions_spark_udf", run_id=run_id)
+    return {"rows_written": summary.rows_written}
+
+
+def _limit_worker(artifacts: str, parquet_file: str, barrier: Any, results: Any) -> None:
+    """In its own process: load model + rows (untimed), wait for the sibling, time predict_proba."""
+    import pyarrow.parquet as pq
+
+    from churn_model.loaded import LoadedChurnModel
+
+    model = LoadedChurnModel.from_artifacts_dir(artifacts)
+    model.pipeline.set_params(classifier__n_jobs=1)
+    frame = pq.read_table(parquet_file).to_pandas()
+    barrier.wait()
+    start = time.perf_counter()
+    proba = model.predict_proba(frame)
+    end = time.perf_counter()
+    results.put((start, end, len(proba)))
+
+
+def prepare_limit(spark: Any, model_uri: str, table: str, home: Path) -> tuple[str, list[str]]:
+    """The same rows as two parquet files and the model's artifacts dir, on local disk."""
+    import mlflow
+
+    from churn_scoring.model_ref import resolve_model
+
+    parquet = home / "limit_rows"
+    spark.table(table).repartition(2).write.mode("overwrite").parquet(str(parquet))
+    files = sorted(str(p) for p in parquet.glob("part-*.parquet"))
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=resolve_model(model_uri).download_uri, dst_path=str(home / "limit_model")
+    )
+    return str(Path(local) / "artifacts"), files
+
+
+def limit(artifacts: str, files: list[str]) -> dict[str, Any]:
+    """Plain predict_proba in two processes (one half of the rows each), timed from the first
+    start to the last end. Peak memory: the two processes only."""
+    context = mp.get_context("spawn")
+    barrier, results = context.Barrier(len(files)), context.Queue()
+    workers = [
+        context.Process(target=_limit_worker, args=(artifacts, f, barrier, results)) for f in files
+    ]
+    with peak_rss(lambda: [w.pid for w in workers if w.pid is not None]) as memory:
+        for worker in workers:
+            worker.start()
+        timings = [results.get() for _ in workers]
+        for worker in workers:
+            worker.join()
+    # perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes of one machine.
+    seconds = max(end for _, end, _ in timings) - min(start for start, _, _ in timings)
+    rows = sum(n for _, _, n in timings)
+    return {"rows": rows, "seconds": round(seconds, 3), "peak_mb": memory["peak_mb"]}
+
+
+def warm_up(spark: Any, keys: Any, rows: int) -> None:
+    """Untimed: JIT the lookup/write path and start both Python workers with the heavy imports,
+    without loading any model (each method then loads its model as a fresh job would)."""
+    from churn_features.store.base import FeatureLookup
+    from churn_features.store.delta import DeltaFeatureStore
+
+    lookup = FeatureLookup(f"{DB}.churn_features")
+    sample = keys.limit(rows)
+    DeltaFeatureStore(spark).create_training_set(sample, [lookup], None).write.format("delta").mode(
+        "overwrite"
+    ).saveAsTable(f"{DB}.warmup")
+    spark.range(0, 2, numPartitions=2).mapInPandas(_import_and_forget, "id long").count()
+
+
+def _import_and_forget(frames: Iterator[Any]) -> Iterator[Any]:
+    """In each Spark Python worker: import what scoring needs; drop any cached churn model."""
+    import mlflow.pyfunc  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import skops.io  # noqa: F401
+
+    from churn_scoring import worker
+
+    worker._MODELS.clear()
+    yield from frames
+
+
+def timed(fn: Callable[[], dict[str, Any]], rows: int) -> dict[str, Any]:
+    with peak_rss() as memory:
+        start = time.perf_counter()
+        detail = fn()
+        seconds = time.perf_counter() - start
+    return {"rows": rows, "seconds": round(seconds, 3), "peak_mb": memory["peak_mb"], **detail}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--train-rows", type=int, default=20_000)
+    parser.add_argument("--batch-rows", type=int, default=10_000, help="Arrow maxRecordsPerBatch")
+    parser.add_argument("--warmup-rows", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved runs per method")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep", type=Path, help="work directory to keep (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    import mlflow
+
+    load_at_start = round(os.getloadavg()[0], 2)
+    with tempfile.TemporaryDirectory(prefix="churn-bench-scoring-") as tmp:
+        home = args.keep or Path(tmp)
+        home.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
+        mlflow.set_registry_uri(f"sqlite:///{home / 'mlflow.db'}")
+        experiment = mlflow.create_experiment("bench", artifact_location=str(home / "artifacts"))
+        mlflow.set_experiment(experiment_id=experiment)
+        spark = spark_session(home, args.batch_rows)
+        table = build_tables(spark, home, args.rows, log)
+        model_uri = train_and_register(spark, table, args.train_rows, log)
+        keys = spark.table(f"{DB}.keys")
+
+        artifacts, files = prepare_limit(spark, model_uri, table, home)
+        runs: dict[str, list[dict[str, Any]]] = {"spark_udf": [], "ours": [], "limit": []}
+        for repeat in range(1, args.repeats + 1):
+            for name, method in (("spark_udf", spark_udf), ("ours", ours)):
+                log(f"[{repeat}/{args.repeats}] {name}: warm-up, then scoring {args.rows:,} rows")
+                warm_up(spark, keys, args.warmup_rows)
+                result = timed(lambda m=method: m(spark, model_uri, keys, "bench"), args.rows)
+                runs[name].append(result)
+                log(f"{name}: {result}")
+            log(f"[{repeat}/{args.repeats}] limit: predict_proba in 2 processes")
+            runs["limit"].append(limit(artifacts, files))
+            log(f"limit: {runs['limit'][-1]}")
+        spark.stop()
+
+    results = {}
+    for name, measured in runs.items():
+        for result in measured:
+            result["rows_per_second"] = round(result["rows"] / result["seconds"], 1)
+        median = statistics.median_low(r["rows_per_second"] for r in measured)
+        results[name] = {
+            "rows_per_second": median,
+            "seconds": next(r["seconds"] for r in measured if r["rows_per_second"] == median),
+            "peak_mb": max(r["peak_mb"] for r in measured),
+            "runs": measured,
+        }
+    report = {
+        "rows": args.rows,
+        "model": "random_forest_depth8 (200 trees), trained on "
+        f"{args.train_rows:,} rows, registered and loaded from MLflow (SQLite)",
+        "spark_master": "local[2]",
+        "arrow_max_records_per_batch": args.batch_rows,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m_at_start_and_end": [load_at_start, round(os.getloadavg()[0], 2)],
+        },
+        "versions": {
+            p: version(p) for p in ("pyspark", "delta-spark", "mlflow", "scikit-learn", "pyarrow")
+        },
+        "results": results,
+        "ratios": {
+            "ours_over_limit": round(
+                results["ours"]["rows_per_second"] / results["limit"]["rows_per_second"], 3
+            ),
+            "ours_over_spark_udf": round(
+                results["ours"]["rows_per_second"] / results["spark_udf"]["rows_per_second"], 3
+            ),
+        },
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
