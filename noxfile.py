@@ -78,7 +78,7 @@ def integration(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "tests", "-p", "no:cacheprovider", *session.posargs)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def build(session: nox.Session) -> None:
     """Every member's wheel and sdist into dist/ (one out dir)."""
     session.run("uv", "build", "--all-packages", "--out-dir", str(DIST), external=True)
