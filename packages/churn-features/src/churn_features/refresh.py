@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from churn_features.contract import KEY
 from churn_features.featurize import build_features, build_labels
 from churn_features.ingest import VENDORED, read_raw
-from churn_features.split import reference_split
+from churn_features.split import previous_assignment, reference_split
 from churn_features.store.base import FeatureStore, TableWrite
 from churn_features.tables import replace_table
 from churn_features.validation import (
@@ -78,7 +78,10 @@ def refresh_feature_tables(
         typed = typed_rows(flagged)
         features = build_features(typed)
         training_labels, reference = reference_split(
-            build_labels(typed), fraction=reference_fraction, seed=seed
+            build_labels(typed),
+            fraction=reference_fraction,
+            seed=seed,
+            previous=_previous_split(spark, tables),
         )
         versions: dict[str, int] = {}
 
@@ -118,3 +121,15 @@ def refresh_feature_tables(
         reference_rows=reference_rows,
         versions=versions,
     )
+
+
+def _previous_split(spark: SparkSession, tables: RefreshTables) -> DataFrame | None:
+    """The split an earlier refresh made, so that customers keep their side (see split.py).
+
+    Materialized, because the tables it reads are about to be replaced."""
+    if not (
+        spark.catalog.tableExists(tables.labels) and spark.catalog.tableExists(tables.reference)
+    ):
+        return None
+    previous = previous_assignment(spark.table(tables.labels), spark.table(tables.reference))
+    return previous.localCheckpoint(eager=True)
