@@ -10,10 +10,12 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
 
+    from churn_model import FeatureSpec
     from churn_registry_ops import ModelRegistry
 
 #: Spark column type -> the MLflow signature type a model trained on it declares
 MLFLOW_TYPES = {
+    "tinyint": "long",
     "int": "long",
     "bigint": "long",
     "smallint": "long",
@@ -38,13 +40,14 @@ def expected_contract(features: DataFrame, feature_names: list[str]) -> dict[str
     }
 
 
-def score_frame(
-    ctx: JobContext, keys: DataFrame, feature_names: list[str], label: str | None = None
-) -> pd.DataFrame:
-    """Rows of ``keys`` with their features looked up, as pandas, in a stable key order."""
+def lookup_frame(ctx: JobContext, keys: DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Rows of ``keys`` with the features a model's spec looks up, as pandas, in key order."""
     from churn_features.store.base import FeatureLookup
 
-    features_table = ctx.table(ctx.runtime.tables.features)
-    lookup = FeatureLookup(features_table, ("customer_id",), tuple(feature_names))
-    frame = ctx.feature_store.create_training_set(keys, [lookup], label=label).toPandas()
-    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    lookups = [
+        FeatureLookup(lk.table_name, tuple(lk.lookup_key), tuple(lk.feature_names))
+        for lk in spec.lookups
+    ]
+    frame = ctx.feature_store.create_training_set(keys, lookups, label=spec.label).toPandas()
+    order = sorted({k for lk in spec.lookups for k in lk.lookup_key})
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)

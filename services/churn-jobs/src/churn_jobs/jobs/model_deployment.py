@@ -14,7 +14,7 @@ from rich.table import Table
 
 from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
-from churn_jobs.registry_access import registry, score_frame
+from churn_jobs.registry_access import lookup_frame, registry
 from churn_jobs.settings import StrictModel
 
 
@@ -46,13 +46,17 @@ def run(ctx: JobContext, params: Params) -> Any:
     with steps(ctx.console, "model-deployment") as step:
         step("reading the registry")
         reg = registry(ctx)
+        # One read: the decision is made on, and applied against, exactly this state.
         state = reg.state()
-        champion = reg.require_champion()
-        challenger = reg.require_challenger()
+        # require_*() raise NoChampion (saying how to promote the first) / NoChallenger.
+        champion = reg.version(state.champion) if state.champion else reg.require_champion()
+        challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
 
         step(f"loading champion v{champion.version} and challenger v{challenger.version}")
-        champion_model = load_pipeline(champion.uri)
-        challenger_model = load_pipeline(challenger.uri)
+        models = {
+            "champion": load_pipeline(champion.uri),
+            "challenger": load_pipeline(challenger.uri),
+        }
 
         step(f"scoring both on {reference_table}")
         spark = ctx.spark
@@ -61,26 +65,39 @@ def run(ctx: JobContext, params: Params) -> Any:
                 f"The reference table {reference_table} does not exist.\n"
                 "  fix: run the feature-table-refresh job first"
             )
-        names = sorted(set(champion_model.feature_names) | set(challenger_model.feature_names))
-        frame = score_frame(ctx, spark.table(reference_table), names, label="churn")
+        reference = spark.table(reference_table)
+        scores, labels = {}, {}
+        for role, model in models.items():
+            # Each model looks its features up through its own feature spec, as scoring will.
+            if model.feature_spec is None:
+                raise FeatureTableError(
+                    f"The {role} has no feature spec, so its features cannot be looked up.\n"
+                    "  fix: retrain it with the model-train job"
+                )
+            frame = lookup_frame(ctx, reference, model.feature_spec)
+            scores[role], labels[role] = model.predict_proba(frame), frame["churn"].to_numpy()
         decision = compare(
-            champion_model.predict_proba(frame),
-            challenger_model.predict_proba(frame),
-            frame["churn"].to_numpy(),
+            scores["champion"],
+            scores["challenger"],
+            labels["champion"],
             rule,
-            champion_threshold=champion_model.threshold,
-            challenger_threshold=challenger_model.threshold,
+            champion_threshold=models["champion"].threshold,
+            challenger_threshold=models["challenger"].threshold,
         )
 
-        step("logging the decision to MLflow")
+        step("promoting the challenger" if decision.promote else "archiving the challenger")
         ctx.use_experiment()
         with mlflow.start_run(run_name="model-deployment") as active:
-            mlflow.set_tags({"job": "model-deployment", "environment": ctx.runtime.environment})
-            log_decision(ctx.mlflow, active.info.run_id, decision, state)
             run_id = active.info.run_id
-
-        step("promoting the challenger" if decision.promote else "archiving the challenger")
-        after = reg.apply_decision(decision, state, decision_run_id=run_id)
+            mlflow.set_tags({"job": "model-deployment", "environment": ctx.runtime.environment})
+            log_decision(ctx.mlflow, run_id, decision, state)
+            try:
+                after = reg.apply_decision(decision, state, decision_run_id=run_id)
+            except Exception:
+                # The run records the decision; this tag says it was not applied.
+                mlflow.set_tag("churn_decision_applied", "false")
+                raise
+            mlflow.set_tag("churn_decision_applied", "true")
     render(ctx, decision, champion.version, challenger.version, run_id, after)
     return decision
 
