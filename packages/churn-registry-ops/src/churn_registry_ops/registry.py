@@ -602,9 +602,16 @@ class ModelRegistry:
 
 
 def _norm(version: str | int) -> str:
-    n = int(str(version).strip())
+    """A version number as MLflow stores it; anything else is a user mistake, not a crash."""
+    try:
+        n = int(str(version).strip())
+    except ValueError:
+        n = 0
     if n < 1:
-        raise ValueError(f"model versions start at 1, got {version!r}")
+        raise InvalidRegistryOperation(
+            f"{version!r} is not a model version: versions are whole numbers from 1. "
+            "List them with `churn models`."
+        )
     return str(n)
 
 

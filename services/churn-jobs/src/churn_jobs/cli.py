@@ -51,7 +51,9 @@ def models_command(env: EnvOption = "local") -> None:
 
 @app.command("promote")
 def promote_command(
-    version: Annotated[int, typer.Option("--version", "-v", help="Version to make champion.")],
+    version: Annotated[
+        int, typer.Option("--version", "-v", min=1, help="Version to make champion.")
+    ],
     env: EnvOption = "local",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -100,8 +102,10 @@ def ui_command() -> None:
 def quiet_libraries() -> None:
     """A person reads this output: keep MLflow's start-up chatter and known warnings out of it."""
     import logging
+    import os
     import warnings
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # churn-model leaves predict() without type hints on purpose: MLflow would otherwise derive

@@ -26,12 +26,13 @@ from churn_jobs.environments import find_infra_dir
 from churn_jobs.errors import UserError
 from churn_jobs.local_platform import LocalPlatform, churn_home
 from churn_jobs.registry_access import registry
+from churn_jobs.registry_cli import existing_versions
 from churn_jobs.request import request_from_files
 from churn_jobs.runner import run_job
 
 BASELINE_PARAMS = "model-train.yaml"
 CODE_CHANGE_PARAMS = "model-train-depth8.yaml"
-STORE_MARKERS = ("mlflow.db", "spark-warehouse", "metastore_db")
+STORE_MARKERS = ("mlflow.db", "spark-warehouse", "metastore_db", "mlartifacts", "logs", "runs")
 
 
 def reset_home(home: Path) -> None:
@@ -61,7 +62,7 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
     if reset:
         reset_home(home)
     ctx = JobContext(runtime=baseline.runtime, console=console, home=home)
-    if (LocalPlatform(home).mlflow_db).exists() and registry(ctx).versions():
+    if LocalPlatform(home).mlflow_db.exists() and existing_versions(registry(ctx)):
         raise UserError(
             f"{home} already holds versions of {baseline.runtime.registered_model_name}.",
             "rerun with `churn demo --reset` to start from scratch",
@@ -73,11 +74,12 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
 
     console.rule("[bold]1. initial-model-train-register: refresh → train (RF depth 4) → validate")
     job("feature-table-refresh")
-    job("model-train", infra / "params" / BASELINE_PARAMS)
+    first = job("model-train", infra / "params" / BASELINE_PARAMS)
     job("model-validation")
-    console.print("[bold]manual step:[/] promote version 1 (`churn promote --version 1`)")
+    version = first.version  # type: ignore[attr-defined]
+    console.print(f"[bold]manual step:[/] promote version {version} (`churn promote -v {version}`)")
     reg = registry(ctx)
-    reg.promote_version(1, expected_champion=reg.state().champion)
+    reg.promote_version(version, expected_champion=reg.state().champion)
 
     console.rule("[bold]2. the code change: max_depth 4 → 8")
     console.print(_diff(infra / "params" / BASELINE_PARAMS, infra / "params" / CODE_CHANGE_PARAMS))

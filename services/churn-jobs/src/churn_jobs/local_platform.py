@@ -124,8 +124,18 @@ class LocalPlatform:
             .config("spark.sql.constraintPropagation.enabled", "false")
             .enableHiveSupport()
         )
-        with _jvm_output_to(self.logs_dir / "spark.log"):
-            spark = configure_spark_with_delta_pip(builder).getOrCreate()
+        log = self.logs_dir / "spark.log"
+        try:
+            with _jvm_output_to(log):
+                spark = configure_spark_with_delta_pip(builder).getOrCreate()
+        except Exception as exc:  # the JVM did not start: Java missing, jars unreachable...
+            from churn_jobs.errors import UserError
+
+            raise UserError(
+                f"Spark could not start ({type(exc).__name__}); its output is in {log}.",
+                "install Java 17+ (java -version), and let the first start reach Maven Central "
+                "for the Delta Lake jars",
+            ) from exc
         spark.sparkContext.setLogLevel("ERROR")
         return spark
 

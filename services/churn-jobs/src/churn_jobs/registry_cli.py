@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.prompt import Confirm
 from rich.table import Table
@@ -10,6 +12,9 @@ from churn_jobs.context import JobContext
 from churn_jobs.environments import load_runtime_settings
 from churn_jobs.errors import UserError
 from churn_jobs.registry_access import registry
+
+if TYPE_CHECKING:
+    from churn_registry_ops import ModelRegistry, ModelVersionInfo
 
 KEY_METRICS = {"test_roc_auc": "ROC AUC", "test_pr_auc": "PR AUC", "test_log_loss": "log loss"}
 
@@ -21,7 +26,7 @@ def _context(env: str, console: Console) -> JobContext:
 def show_models(env: str, console: Console) -> None:
     ctx = _context(env, console)
     reg = registry(ctx)
-    versions = reg.versions()
+    versions = existing_versions(reg)
     table = Table(
         title=f"{reg.model_name} ({ctx.runtime.environment}, {reg.mode})", title_justify="left"
     )
@@ -40,6 +45,16 @@ def show_models(env: str, console: Console) -> None:
         console.print(f"No versions of {reg.model_name} yet: run `churn run model-train`.")
         return
     console.print(table)
+
+
+def existing_versions(reg: ModelRegistry) -> list[ModelVersionInfo]:
+    """The model's versions; none (not an error) when it was never registered."""
+    from churn_registry_ops import ModelNotFound
+
+    try:
+        return reg.versions()
+    except ModelNotFound:
+        return []
 
 
 def _confirm(ctx: JobContext, question: str, assume_yes: bool) -> None:

@@ -49,8 +49,11 @@ def request_from_files(
 ) -> JobRequest:
     """The request the CLI runs: the environment's runtime section + the job's params file."""
     runtime = load_runtime_settings(environment, infra_dir)
-    path = params_path or params_file(job, environment, infra_dir)
-    params = read_yaml(path) if path.is_file() else {}
+    if params_path is not None:
+        params = read_yaml(params_path)  # an explicit file must exist
+    else:
+        default = params_file(job, environment, infra_dir)
+        params = read_yaml(default) if default.is_file() else {}
     return JobRequest(runtime=runtime, params=params)
 
 

@@ -7,9 +7,9 @@ deployed job is fully described by its definition; locally they are read from th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
 class StrictModel(BaseModel):
@@ -18,30 +18,48 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+#: a catalog, schema or table name that needs no quoting in Spark SQL
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
 class TableNames(StrictModel):
     """Short names of the tables the jobs read and write (qualified by catalog and schema)."""
 
-    bronze: str = "churn_bronze"
-    quarantine: str = "churn_quarantine"
-    features: str = "churn_features"
-    labels: str = "churn_labels"
-    reference: str = "churn_reference"
-    predictions: str = "churn_predictions"
+    bronze: Identifier = "churn_bronze"
+    quarantine: Identifier = "churn_quarantine"
+    features: Identifier = "churn_features"
+    labels: Identifier = "churn_labels"
+    reference: Identifier = "churn_reference"
+    predictions: Identifier = "churn_predictions"
 
 
 class RuntimeSettings(StrictModel):
     environment: str = Field(description="Environment name: local, dev, staging, prod, ...")
     platform: Literal["local", "databricks"] = "local"
-    catalog: str | None = Field(
+    catalog: Identifier | None = Field(
         default=None, description="Unity Catalog name; None uses the session's default catalog."
     )
-    schema_name: str = Field(default="churn", alias="schema")
+    schema_name: Identifier = Field(default="churn", alias="schema")
     tables: TableNames = TableNames()
     experiment: str = Field(description="MLflow experiment name (a workspace path on Databricks).")
     registered_model_name: str = Field(
         description="Registered model; a three-level name (catalog.schema.model) on Unity Catalog."
     )
     registry_mode: Literal["aliases", "stages"] = "aliases"
+
+    @model_validator(mode="after")
+    def _names_fit_the_platform(self) -> RuntimeSettings:
+        if self.catalog and self.registered_model_name.count(".") != 2:
+            raise ValueError(
+                "with a Unity Catalog `catalog`, registered_model_name must be three-level "
+                f"(catalog.schema.model), got {self.registered_model_name!r}"
+            )
+        if self.platform == "databricks" and not self.experiment.startswith("/"):
+            raise ValueError(
+                f"on Databricks the experiment is a workspace path such as /Shared/churn/<env>, "
+                f"got {self.experiment!r}"
+            )
+        return self
 
     @property
     def database(self) -> str:
