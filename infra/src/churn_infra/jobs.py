@@ -100,7 +100,7 @@ def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> 
                 entry_point=spec.entry_point,
                 named_parameters={
                     SETTINGS_PARAMETER: settings_json(
-                        runtime, load_task_params(spec.key, env.name, infra_dir)
+                        runtime, _task_params(spec.key, env, infra_dir)
                     )
                 },
             ),
@@ -116,7 +116,7 @@ def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> 
         job_clusters=[
             jobs.JobCluster(
                 job_cluster_key=JOB_CLUSTER_KEY,
-                new_cluster=_cluster(target.cluster) if target else _local_cluster(),
+                new_cluster=_cluster(target.cluster, release) if target else _local_cluster(),
             )
         ],
         max_concurrent_runs=target.max_concurrent_runs if target else 1,
@@ -142,7 +142,16 @@ def _tags(env: Environment, release: Release) -> dict[str, str]:
     }
 
 
-def _cluster(cluster: Cluster) -> compute.ClusterSpec:
+def _task_params(task: str, env: Environment, infra_dir: Path) -> dict[str, Any]:
+    params = load_task_params(task, env.name, infra_dir)
+    if env.databricks and task == "model-inference-batch" and params.get("run_id") is None:
+        # Databricks substitutes the job run's id: a retried or repaired run replaces its own
+        # predictions instead of appending a second copy.
+        params = {**params, "run_id": "{{job.run_id}}"}
+    return params
+
+
+def _cluster(cluster: Cluster, release: Release) -> compute.ClusterSpec:
     return compute.ClusterSpec(
         spark_version=cluster.spark_version,
         node_type_id=cluster.node_type_id,
@@ -162,6 +171,8 @@ def _cluster(cluster: Cluster) -> compute.ClusterSpec:
         policy_id=cluster.policy_id,
         spark_conf=cluster.spark_conf or None,
         custom_tags=cluster.custom_tags or None,
+        # read by churn-jobs' lineage tags (the wheels carry no git metadata)
+        spark_env_vars={"CHURN_GIT_COMMIT": release.git.commit},
     )
 
 

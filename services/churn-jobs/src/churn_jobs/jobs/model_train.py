@@ -79,9 +79,11 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
             features_table: ctx.feature_store.table_version(features_table),
         }
         lookup = FeatureLookup(features_table, (KEY,), tuple(feature_names))
-        training_set = ctx.feature_store.create_training_set(
-            spark.table(labels_table), [lookup], label=LABEL
+        # The labels exactly at the version recorded in the tags, even if a refresh commits now.
+        labels = spark.sql(
+            f"SELECT * FROM {labels_table} VERSION AS OF {table_versions[labels_table]}"
         )
+        training_set = ctx.feature_store.create_training_set(labels, [lookup], label=LABEL)
         # Sorted by key: Spark's join order is not deterministic, a seeded split must be.
         frame = training_set.toPandas().sort_values(KEY, kind="stable").reset_index(drop=True)
 
