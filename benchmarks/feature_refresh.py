@@ -6,7 +6,7 @@ Delta, in a throw-away CHURN_HOME, and reports rows/s and peak memory (this proc
 Python workers). Each input is refreshed twice: the second run is the idempotent rerun (MERGE
 that changes nothing).
 
-    uv run python benchmarks/feature_refresh.py --rows 1000000 --out .churn/bench/feature_refresh.json
+    uv run python benchmarks/feature_refresh.py --rows 1000000 --out feature_refresh.json
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from peak_memory import sample_peak  # noqa: E402
+from peak_memory import sample_peak
 
 
 def main() -> None:
@@ -49,8 +49,9 @@ def main() -> None:
             spark.conf.set(key, value)
         store = DeltaFeatureStore(spark)
         for label, source, db in (("real", "vendored", "real"), ("synthetic", synthetic, "syn")):
-            tables = RefreshTables(*(f"{db}.{t}" for t in (
-                "bronze", "quarantine", "features", "labels", "reference")))
+            tables = RefreshTables(
+                *(f"{db}.{t}" for t in ("bronze", "quarantine", "features", "labels", "reference"))
+            )
             for attempt in ("first", "rerun"):
                 with sample_peak() as peak:
                     t0 = time.perf_counter()
