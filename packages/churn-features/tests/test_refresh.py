@@ -85,3 +85,18 @@ def test_a_failing_source_writes_nothing(
 
     assert versions(spark, tables) == before
     assertDataFrameEqual(spark.table(tables.features), features_before)
+
+
+def test_a_failure_between_writes_names_what_was_committed(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    from churn_features.errors import PartialRefreshError
+
+    tables = tables_in(database)
+    # the labels table name is taken by a view: that write fails after three commits
+    spark.sql(f"CREATE VIEW {tables.labels} AS SELECT 1 AS x")
+    with pytest.raises(PartialRefreshError, match="after committing") as failed:
+        refresh_feature_tables(spark, store, tables)
+    for written in (tables.bronze, tables.quarantine, tables.features):
+        assert written in str(failed.value)
+    assert tables.reference not in str(failed.value)

@@ -21,3 +21,7 @@ class TooManyBadRowsError(ChurnFeaturesError):
 
 class FeatureTableError(ChurnFeaturesError):
     """A feature table is missing, or does not match what is being written to it."""
+
+
+class PartialRefreshError(ChurnFeaturesError):
+    """A write failed after others had committed; the message lists what was written."""

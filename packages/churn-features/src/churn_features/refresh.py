@@ -14,6 +14,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from churn_features.contract import KEY
+from churn_features.errors import PartialRefreshError
 from churn_features.featurize import build_features, build_labels
 from churn_features.ingest import VENDORED, read_raw
 from churn_features.split import previous_assignment, reference_split
@@ -84,30 +85,36 @@ def refresh_feature_tables(
             previous=_previous_split(spark, tables),
         )
         versions: dict[str, int] = {}
-
-        on_step(f"writing {tables.bronze}")
-        versions[tables.bronze] = replace_table(
-            bronze_rows(flagged), tables.bronze, "Raw telco rows as ingested (strings)."
-        )
-        on_step(f"writing {tables.quarantine}")
-        versions[tables.quarantine] = replace_table(
-            quarantined_rows(flagged),
-            tables.quarantine,
-            "Raw rows that failed validation, each with its reasons.",
-        )
-        on_step(f"merging {tables.features}")
-        store.create_table(tables.features, [KEY], features.schema, FEATURES_DESCRIPTION)
-        features_write = store.write_table(tables.features, features)
-        versions[tables.features] = features_write.version
-        on_step(f"writing {tables.labels} and {tables.reference}")
-        training_labels = training_labels.persist()
-        reference = reference.persist()
-        versions[tables.labels] = replace_table(
-            training_labels, tables.labels, "Churn labels of the customers training may use."
-        )
-        versions[tables.reference] = replace_table(
-            reference, tables.reference, "Held-out labelled customers for model comparison."
-        )
+        try:
+            on_step(f"writing {tables.bronze}")
+            versions[tables.bronze] = replace_table(
+                bronze_rows(flagged), tables.bronze, "Raw telco rows as ingested (strings)."
+            )
+            on_step(f"writing {tables.quarantine}")
+            versions[tables.quarantine] = replace_table(
+                quarantined_rows(flagged),
+                tables.quarantine,
+                "Raw rows that failed validation, each with its reasons.",
+            )
+            on_step(f"merging {tables.features}")
+            store.create_table(tables.features, [KEY], features.schema, FEATURES_DESCRIPTION)
+            features_write = store.write_table(tables.features, features)
+            versions[tables.features] = features_write.version
+            on_step(f"writing {tables.labels} and {tables.reference}")
+            training_labels = training_labels.persist()
+            reference = reference.persist()
+            versions[tables.labels] = replace_table(
+                training_labels, tables.labels, "Churn labels of the customers training may use."
+            )
+            versions[tables.reference] = replace_table(
+                reference, tables.reference, "Held-out labelled customers for model comparison."
+            )
+        except Exception as exc:
+            raise PartialRefreshError(
+                f"The refresh failed while writing, after committing {versions or 'nothing'} "
+                f"({type(exc).__name__}: {exc}).\n"
+                "  fix: rerun it; every write replaces or MERGEs, so a rerun completes the set"
+            ) from exc
         labels_rows, reference_rows = training_labels.count(), reference.count()
         training_labels.unpersist()
         reference.unpersist()
