@@ -183,3 +183,17 @@ def test_only_requested_passthrough_columns_come_out(
     assert scored.columns[:3] == ["customer_id", "b", "churn_probability"]
     with pytest.raises(KeysColumnError, match=r"\['zzz'\]"):
         score_batch(spark, world.model_uri, keys, store, passthrough=["zzz"])
+
+
+def test_sort_merge_lookup_gives_the_same_rows_as_the_hash_lookup(
+    spark: SparkSession, store: DeltaFeatureStore, world: World
+) -> None:
+    known = spark.table(world.tables.features).select("customer_id").limit(50)
+    keys = known.unionByName(spark.createDataFrame([(UNKNOWN[0],)], "customer_id string"))
+
+    hashed = score_batch(spark, world.model_uri, keys, store)
+    merged = score_batch(spark, world.model_uri, keys, store, hash_keys=False)
+
+    assert "ShuffledHashJoin" in hashed._jdf.queryExecution().executedPlan().toString()
+    assert sorted(hashed.collect()) == sorted(merged.collect())
+    assert len(merged.collect()) == 51

@@ -32,6 +32,7 @@ def score_batch(
     *,
     key: str = "customer_id",
     passthrough: Sequence[str] | None = None,
+    hash_keys: bool = True,
 ) -> DataFrame:
     """Score every row of ``keys_df`` with the churn model at ``model_uri``.
 
@@ -41,6 +42,7 @@ def score_batch(
     model's threshold), ``missing_features_reason`` (null when scored; rows that cannot be scored
     are kept with null probability/prediction), ``model_name`` and ``model_version`` (the
     concrete version an alias or stage pointed at). Lazy: nothing runs until an action.
+    ``hash_keys``: see ``lookup.look_up_features``.
     """
     if key not in keys_df.columns:
         raise KeysColumnError(
@@ -65,7 +67,7 @@ def score_batch(
         )
     kept = _passthrough(keys_df, key, passthrough, bundle)
 
-    looked_up = look_up_features(keys_df, spec, feature_store)
+    looked_up = look_up_features(keys_df, spec, feature_store, hash_keys=hash_keys)
     features = [n for n in bundle.feature_names if n not in kept]
     rows = looked_up.frame.select(
         *kept, *features, missing_features_reason(key, looked_up.added).alias(REASON)
