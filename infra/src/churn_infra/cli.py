@@ -302,4 +302,7 @@ def smoke_wheel(
 
 def main(argv: list[str] | None = None) -> None:
     """Console script ``churn-infra``; ``argv`` defaults to the command line."""
+    from churn_jobs.cli import quiet_libraries
+
+    quiet_libraries()
     app(args=argv)
