@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, TimestampType
 
+from churn_features.tables import ensure_database, table_version
 from churn_scoring.errors import PredictionsTableError
 from churn_scoring.score import REASON
 
@@ -77,7 +78,7 @@ def write_predictions(
         .withColumn(SCORING_DATE, F.lit(when.date()).cast(DateType()))
     )
     spark = predictions.sparkSession
-    _ensure_database(spark, table_name)
+    ensure_database(spark, table_name)
     exists = bool(spark.catalog.tableExists(table_name))
     writer = rows.write.format("delta").partitionBy(SCORING_DATE)
     if mode == "overwrite":
@@ -90,7 +91,8 @@ def write_predictions(
     else:
         writer.mode("append").saveAsTable(table_name)
 
-    version = _current_version(spark, table_name)
+    version = table_version(spark, table_name)
+    assert version is not None, "the table was just written"
     counts = spark.sql(
         f"SELECT count(*) AS n, count({REASON}) AS missing FROM {table_name} "
         f"VERSION AS OF {version} WHERE {RUN_ID} = '{run_id}'"
@@ -121,14 +123,3 @@ def _check_layout(spark: SparkSession, table_name: str, rows: DataFrame) -> None
             f"[{SCORING_DATE!r}]).",
             "write to a new table, or run once with mode 'overwrite' to replace it",
         )
-
-
-def _ensure_database(spark: SparkSession, table_name: str) -> None:
-    if "." in table_name:
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {table_name.rsplit('.', 1)[0]}")
-
-
-def _current_version(spark: SparkSession, table_name: str) -> int:
-    last = DeltaTable.forName(spark, table_name).history(1).first()
-    assert last is not None
-    return int(last["version"])
