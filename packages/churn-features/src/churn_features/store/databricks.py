@@ -41,6 +41,11 @@ class DatabricksFeatureStore:
             )
 
     def write_table(self, name: str, df: DataFrame) -> TableWrite:
+        """Upsert by primary key with the client's ``merge`` mode.
+
+        Known difference from the Delta store (untested here: no workspace): keys absent from
+        ``df`` are not deleted, and the returned counts are zero (only the version is read).
+        """
         self.client.write_table(name=name, df=df, mode="merge")
         return TableWrite(table_name=name, version=self.table_version(name) or 0)
 
