@@ -88,7 +88,9 @@ def build(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def ci(session: nox.Session) -> None:
     """Everything CI runs, in order: lint, typecheck, member tests, integration, build."""
-    for name in ["lint", "typecheck", "tests", "integration", "build"]:
+    # notify() takes exact session names: a parametrized session is one name per parameter.
+    members = [f"tests(member='{member}')" for member in MEMBERS]
+    for name in ["lint", "typecheck", *members, "integration", "build"]:
         session.notify(name)
 
 
