@@ -1,16 +1,10 @@
 """Model registry facade (aliases or stages), sanity checks, champion/challenger decision,
 promotion and rollback."""
 
+from importlib import import_module
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
-from churn_registry_ops.comparison import (
-    BootstrapSettings,
-    ComparisonRule,
-    ConfidenceInterval,
-    Decision,
-    compare,
-    compute_metrics,
-)
 from churn_registry_ops.errors import (
     ConcurrentRegistryChange,
     InvalidComparisonInput,
@@ -32,7 +26,6 @@ from churn_registry_ops.registry import (
     ModelVersionInfo,
     RegistryState,
 )
-from churn_registry_ops.sanity import CheckResult, SanityReport, check_model_version
 
 __version__ = _version("churn-registry-ops")
 
@@ -64,3 +57,37 @@ __all__ = [
     "compare",
     "compute_metrics",
 ]
+
+# The comparison and the sanity checks import scikit-learn (seconds): resolved on first use
+# (PEP 562), so that the registry operations (`churn models`, `churn promote`) start fast.
+_LAZY = {
+    "BootstrapSettings": "churn_registry_ops.comparison",
+    "ComparisonRule": "churn_registry_ops.comparison",
+    "ConfidenceInterval": "churn_registry_ops.comparison",
+    "Decision": "churn_registry_ops.comparison",
+    "compare": "churn_registry_ops.comparison",
+    "compute_metrics": "churn_registry_ops.comparison",
+    "CheckResult": "churn_registry_ops.sanity",
+    "SanityReport": "churn_registry_ops.sanity",
+    "check_model_version": "churn_registry_ops.sanity",
+}
+
+if TYPE_CHECKING:
+    from churn_registry_ops.comparison import (
+        BootstrapSettings,
+        ComparisonRule,
+        ConfidenceInterval,
+        Decision,
+        compare,
+        compute_metrics,
+    )
+    from churn_registry_ops.sanity import CheckResult, SanityReport, check_model_version
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'churn_registry_ops' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
