@@ -38,36 +38,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from peak_memory import tree_rss  # noqa: E402
+
 CONFIG = REPO / "packages" / "churn-model" / "configs" / "random_forest_depth8.yaml"
 MODEL_NAME = "churn-bench"
 DB = "bench"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # --- memory -------------------------------------------------------------------------------------
-
-
-def _tree_rss(root: int) -> int:
-    """RSS in bytes of ``root`` and all its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(fields[21]) * PAGE
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
 
 
 @contextmanager
@@ -81,7 +60,7 @@ def peak_rss(roots: Callable[[], list[int]] | None = None) -> Iterator[dict[str,
 
     def sample() -> None:
         while True:
-            peak[0] = max(peak[0], sum(_tree_rss(pid) for pid in pids()))
+            peak[0] = max(peak[0], sum(tree_rss(pid) for pid in pids()))
             if stop.wait(0.1):
                 return
 
@@ -99,36 +78,18 @@ def peak_rss(roots: Callable[[], list[int]] | None = None) -> Iterator[dict[str,
 
 
 def spark_session(home: Path, batch_rows: int) -> Any:
-    from delta import configure_spark_with_delta_pip
-    from pyspark.sql import SparkSession
+    """The local platform's session (Delta, loopback, 2 cores), with the Arrow batch size."""
+    from churn_jobs.context import SQL_SETTINGS
+    from churn_jobs.local_platform import LocalPlatform
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = (
-        SparkSession.builder.master("local[2]")
-        .appName("scoring-benchmark")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.memory", "4g")
-        .config("spark.sql.constraintPropagation.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.warehouse.dir", str(home / "warehouse"))
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.python.worker.reuse", "true")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config(
-            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-        )
-        .config("spark.databricks.delta.snapshotPartitions", "2")
+    spark = LocalPlatform(home).spark(
+        master="local[2]", app_name="scoring-benchmark", shuffle_partitions=2
     )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    for key, value in {
+        **SQL_SETTINGS,
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_rows),
+    }.items():
+        spark.conf.set(key, value)
     return spark
 
 
