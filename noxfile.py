@@ -100,7 +100,9 @@ def bench(session: nox.Session) -> None:
     workspace(session)
     out = ROOT / ".churn" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    scripts = session.posargs or sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+    scripts = session.posargs or sorted(
+        p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_")
+    )
     for script in scripts:
         session.run(
             "python", f"benchmarks/{script}", "--out", str(out / f"{Path(script).stem}.json")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from peak_memory import sample_peak
+from _peak_memory import sample_peak
 
 
 def main() -> None:

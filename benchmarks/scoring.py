@@ -39,7 +39,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from peak_memory import tree_rss  # noqa: E402
+from _peak_memory import tree_rss  # noqa: E402
 
 CONFIG = REPO / "packages" / "churn-model" / "configs" / "random_forest_depth8.yaml"
 MODEL_NAME = "churn-bench"
