@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,14 +46,21 @@ class PeakMemory:
 
 
 @contextmanager
-def sample_peak(interval: float = 0.1) -> Iterator[PeakMemory]:
-    """``with sample_peak() as peak: ...`` then ``peak.peak_mib``."""
+def sample_peak(
+    interval: float = 0.1, roots: Callable[[], list[int]] | None = None
+) -> Iterator[PeakMemory]:
+    """``with sample_peak() as peak: ...`` then ``peak.peak_mib``: the peak summed RSS of the
+    process trees under ``roots()`` (default: this process, so the JVM and Python workers too)."""
     result = PeakMemory()
+    pids = roots or (lambda: [os.getpid()])
     stop = threading.Event()
+
+    def measure() -> None:
+        result.peak_bytes = max(result.peak_bytes, sum(tree_rss(pid) for pid in pids()))
 
     def sample() -> None:
         while not stop.is_set():
-            result.peak_bytes = max(result.peak_bytes, tree_rss(os.getpid()))
+            measure()
             stop.wait(interval)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -63,4 +70,4 @@ def sample_peak(interval: float = 0.1) -> Iterator[PeakMemory]:
     finally:
         stop.set()
         thread.join()
-        result.peak_bytes = max(result.peak_bytes, tree_rss(os.getpid()))
+        measure()

@@ -29,49 +29,19 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from _peak_memory import tree_rss  # noqa: E402
+from _peak_memory import sample_peak  # noqa: E402
 
 CONFIG = REPO / "packages" / "churn-model" / "configs" / "random_forest_depth8.yaml"
 MODEL_NAME = "churn-bench"
 DB = "bench"
-
-
-# --- memory -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def peak_rss(roots: Callable[[], list[int]] | None = None) -> Iterator[dict[str, float]]:
-    """Yields a dict that holds ``peak_mb`` once the block ends: the peak RSS of the process trees
-    under ``roots()`` (default: this process, i.e. driver + JVM + Spark's Python workers)."""
-    result: dict[str, float] = {}
-    pids = roots or (lambda: [os.getpid()])
-    peak = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while True:
-            peak[0] = max(peak[0], sum(tree_rss(pid) for pid in pids()))
-            if stop.wait(0.1):
-                return
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield result
-    finally:
-        stop.set()
-        thread.join()
-        result["peak_mb"] = round(peak[0] / 2**20, 1)
 
 
 # --- setup --------------------------------------------------------------------------------------
@@ -261,7 +231,7 @@ def limit(artifacts: str, files: list[str]) -> dict[str, Any]:
     workers = [
         context.Process(target=_limit_worker, args=(artifacts, f, barrier, results)) for f in files
     ]
-    with peak_rss(lambda: [w.pid for w in workers if w.pid is not None]) as memory:
+    with sample_peak(roots=lambda: [w.pid for w in workers if w.pid is not None]) as memory:
         for worker in workers:
             worker.start()
         timings = [results.get() for _ in workers]
@@ -270,7 +240,7 @@ def limit(artifacts: str, files: list[str]) -> dict[str, Any]:
     # perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes of one machine.
     seconds = max(end for _, end, _ in timings) - min(start for start, _, _ in timings)
     rows = sum(n for _, _, n in timings)
-    return {"rows": rows, "seconds": round(seconds, 3), "peak_mb": memory["peak_mb"]}
+    return {"rows": rows, "seconds": round(seconds, 3), "peak_mb": round(memory.peak_mib, 1)}
 
 
 def warm_up(spark: Any, keys: Any, rows: int) -> None:
@@ -300,11 +270,16 @@ def _import_and_forget(frames: Iterator[Any]) -> Iterator[Any]:
 
 
 def timed(fn: Callable[[], dict[str, Any]], rows: int) -> dict[str, Any]:
-    with peak_rss() as memory:
+    with sample_peak() as memory:
         start = time.perf_counter()
         detail = fn()
         seconds = time.perf_counter() - start
-    return {"rows": rows, "seconds": round(seconds, 3), "peak_mb": memory["peak_mb"], **detail}
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "peak_mb": round(memory.peak_mib, 1),
+        **detail,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
