@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import nox
@@ -63,12 +64,18 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("member", list(MEMBERS))
 def tests(session: nox.Session, member: str) -> None:
-    """One member's tests in an environment with only its declared dependencies."""
-    sync(session, "--package", member, "--group", "test")
+    """One member's tests in an environment with only its declared dependencies (plus its
+    `local` extra: the open-source Spark + Delta that a Databricks runtime provides)."""
+    sync(session, "--package", member, *_local_extra(member), "--group", "test")
     path = MEMBERS[member]
     session.run(
         "python", "-m", "pytest", f"{path}/tests", "-p", "no:cacheprovider", *session.posargs
     )
+
+
+def _local_extra(member: str) -> list[str]:
+    project = tomllib.loads((ROOT / MEMBERS[member] / "pyproject.toml").read_text())["project"]
+    return ["--extra", "local"] if "local" in project.get("optional-dependencies", {}) else []
 
 
 @nox.session
@@ -156,6 +163,31 @@ def release(session: nox.Session) -> None:
     """`nox -s release -- <package> <version>`: bump one package, check its changelog."""
     workspace(session)
     session.run("churn-infra", "release", *session.posargs)
+
+
+def _release_tool(session: nox.Session, command: str) -> None:
+    """A churn-infra release command, in an environment of churn-infra alone (no dev tools, no
+    local Spark): quick to sync in a release job, and its stdout is the command's own."""
+    sync(session, "--package", "churn-infra", "--no-dev")
+    session.run("churn-infra", command, *session.posargs)
+
+
+@nox.session
+def check_tag(session: nox.Session) -> None:
+    """`nox -s check_tag -- <tag> --format json`: the member and version a release tag names."""
+    _release_tool(session, "check-tag")
+
+
+@nox.session
+def smoke_wheel(session: nox.Session) -> None:
+    """`nox -s smoke_wheel -- <package> --wheels DIR --venv DIR`: install it outside the repo."""
+    _release_tool(session, "smoke-wheel")
+
+
+@nox.session
+def release_notes(session: nox.Session) -> None:
+    """`nox -s release_notes -- <package> <version>`: its CHANGELOG entry (release notes)."""
+    _release_tool(session, "release-notes")
 
 
 if __name__ == "__main__":

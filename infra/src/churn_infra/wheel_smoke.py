@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,10 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from churn_jobs.errors import UserError
+
+LOCAL_EXTRA = "local"
+"""The extra holding what a Databricks runtime provides (pyspark, delta-spark)."""
+_EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 
 IMPORT_EVERY_MODULE = """
 import importlib, pkgutil, sys
@@ -44,6 +49,16 @@ class BuiltWheel:
     path: Path
     requires: tuple[Requirement, ...]
     """``Requires-Dist`` of the wheel's METADATA, as published."""
+
+    @property
+    def extras(self) -> set[str]:
+        """The extras some requirement is gated behind (``; extra == "local"``)."""
+        return {
+            name
+            for r in self.requires
+            if r.marker is not None
+            for name in _EXTRA.findall(str(r.marker))
+        }
 
     @property
     def import_name(self) -> str:
@@ -167,7 +182,9 @@ def smoke_install(
     # Our wheels first, from the files themselves (never an index that may hold the same name)...
     _uv("pip", "install", "--python", str(interpreter), "--no-deps", *map(str, chosen), cwd=neutral)
     # ...then their third-party dependencies; the installed members already satisfy their pins.
-    pinned = [f"{target.name}=={target.version}"] + [f"{n}=={v}" for n, v in pins.items()]
+    # With its `local` extra, if any: the Spark + Delta a Databricks runtime would provide.
+    local = "[local]" if LOCAL_EXTRA in target.extras else ""
+    pinned = [f"{target.name}{local}=={target.version}"] + [f"{n}=={v}" for n, v in pins.items()]
     extra = ["--constraint", str(constraints)] if constraints else []
     _uv(
         "pip",

@@ -120,9 +120,7 @@ def log_model(
             input_example=example,
             pip_requirements=pip_requirements(),
             registered_model_name=registered_model_name,
-            # MLflow would otherwise detect the workspace's uv project from the working
-            # directory and copy the whole lock into the model; the staging dir has none.
-            uv_project_path=str(staging),
+            **_no_uv_project(mlflow.pyfunc.log_model, staging),
             metadata={
                 "churn_model_version": __version__,
                 "estimator_kind": config.estimator.kind,
@@ -133,6 +131,21 @@ def log_model(
                 "output": "churn probability (float64); params={'output': 'label'} for 0/1",
             },
         )
+
+
+def _no_uv_project(log: Any, staging: Path) -> dict[str, str]:
+    """Keep MLflow from exporting the caller's uv lock into the model.
+
+    MLflow >= 3.11 detects a uv project in the working directory and copies its whole lock into
+    the model; ``uv_project_path`` (also new in 3.11) pointed at the staging dir, which has none,
+    turns that off. Older MLflow (Databricks Runtime 18 LTS ML ships 3.8.1) neither detects uv
+    nor accepts the argument.
+    """
+    import inspect
+
+    if "uv_project_path" in inspect.signature(log).parameters:
+        return {"uv_project_path": str(staging)}
+    return {}
 
 
 def load_pipeline(model_uri: str) -> LoadedChurnModel:
