@@ -246,10 +246,13 @@ def limit(artifacts: str, files: list[str]) -> dict[str, Any]:
 def warm_up(spark: Any, keys: Any, rows: int) -> None:
     """Untimed: JIT the lookup/write path and start both Python workers with the heavy imports,
     without loading any model (each method then loads its model as a fresh job would)."""
-    from churn_features.store.base import FeatureLookup
+    from churn_features.contract import KEY
     from churn_features.store.delta import DeltaFeatureStore
+    from churn_model.feature_spec import FeatureLookup
 
-    lookup = FeatureLookup(f"{DB}.churn_features")
+    table = f"{DB}.churn_features"
+    names = [c for c in spark.table(table).columns if c != KEY]
+    lookup = FeatureLookup(table_name=table, lookup_key=[KEY], feature_names=names)
     sample = keys.limit(rows)
     DeltaFeatureStore(spark).create_training_set(sample, [lookup], None).write.format("delta").mode(
         "overwrite"

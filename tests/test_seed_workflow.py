@@ -58,12 +58,12 @@ def test_seed_workflow_end_to_end(churn_home: Path, infra_dir: Path) -> None:
     assert v1.tags["version_churn_model"]
     assert v1.tags[f"delta_version_{ctx.table(names.features).replace('.', '_')}"] == "1"
     assert 0.8 < v1.metrics["test_roc_auc"] < 0.9
-    from churn_model import load_feature_spec, load_pipeline
+    from churn_model import load_feature_spec, load_model
 
     spec = load_feature_spec(v1.uri)
     assert spec.lookups[0].table_name == ctx.table(names.features)
     assert spec.lookups[0].lookup_key == ["customer_id"]
-    loaded = load_pipeline(v1.uri)
+    loaded = load_model(v1.uri)
     assert sorted(loaded.feature_names) == sorted(spec.feature_names)
     reg.promote_version(1, expected_champion=None)  # the seed's manual first promotion
 

@@ -22,7 +22,7 @@ def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str)
     from pyspark.sql import SparkSession
 
     from churn_features.store.delta import DeltaFeatureStore
-    from churn_model import load_pipeline
+    from churn_model import load_model
     from churn_scoring.predictions import write_predictions
     from churn_scoring.score import score_batch
 
@@ -69,7 +69,7 @@ def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str)
             for r in spark.table(f"{database}.predictions").collect()
         }
         frame = features.toPandas()
-        expected = load_pipeline(model_uri).predict_proba(frame)
+        expected = load_model(model_uri).predict_proba(frame)
         diff = float(np.max(np.abs(np.array([got[k] for k in frame["customer_id"]]) - expected)))
         executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
         result = {
