@@ -49,17 +49,12 @@ DB = "bench"
 
 def spark_session(home: Path, batch_rows: int) -> Any:
     """The local platform's session (Delta, loopback, 2 cores), with the Arrow batch size."""
-    from churn_jobs.context import SQL_SETTINGS
     from churn_jobs.local_platform import LocalPlatform
 
     spark = LocalPlatform(home).spark(
         master="local[2]", app_name="scoring-benchmark", shuffle_partitions=2
     )
-    for key, value in {
-        **SQL_SETTINGS,
-        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_rows),
-    }.items():
-        spark.conf.set(key, value)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
     return spark
 
 
