@@ -20,6 +20,7 @@ nox.options.sessions = ["lint", "typecheck", "tests", "integration", "build"]
 
 ROOT = Path(__file__).parent
 MEMBERS = {
+    "churn-local-spark": "packages/churn-local-spark",
     "churn-features": "packages/churn-features",
     "churn-model": "packages/churn-model",
     "churn-registry-ops": "packages/churn-registry-ops",

@@ -33,7 +33,6 @@ def main() -> None:
     from churn_features.refresh import RefreshTables, refresh_feature_tables
     from churn_features.store.delta import DeltaFeatureStore
     from churn_features.synthetic import write_raw_csv
-    from churn_jobs.context import SQL_SETTINGS
     from churn_jobs.local_platform import LocalPlatform
 
     results = []
@@ -45,8 +44,6 @@ def main() -> None:
         print(f"generated {args.rows:,} synthetic customers in {generate_seconds:.1f}s")
 
         spark = LocalPlatform(home).spark(master="local[2]", app_name="bench-feature-refresh")
-        for key, value in SQL_SETTINGS.items():
-            spark.conf.set(key, value)
         store = DeltaFeatureStore(spark)
         for label, source, db in (("real", "vendored", "real"), ("synthetic", synthetic, "syn")):
             tables = RefreshTables(

@@ -22,6 +22,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -41,33 +42,20 @@ REPEATED_SEEDS = (0, 1, 2, 3, 4)
 
 def spark_features() -> tuple[pd.DataFrame, pd.Series]:
     """The churn_features rows and labels exactly as the feature-table job computes them."""
-    from pyspark.sql import SparkSession
-
     from churn_features.featurize import build_features, build_labels
     from churn_features.ingest import read_raw
     from churn_features.validation import flag_rows, typed_rows
+    from churn_local_spark import local_spark
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("model-quality-benchmark")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-    try:
-        # cached once, as the feature-table job does, so features and labels share one read
-        typed = typed_rows(flag_rows(read_raw(spark))).cache()
-        features = build_features(typed).toPandas()
-        labels = build_labels(typed).toPandas()
-    finally:
-        spark.stop()
+    with tempfile.TemporaryDirectory(prefix="model-quality-warehouse-") as warehouse:
+        spark = local_spark("model-quality-benchmark", warehouse_dir=warehouse)
+        try:
+            # cached once, as the feature-table job does, so features and labels share one read
+            typed = typed_rows(flag_rows(read_raw(spark))).cache()
+            features = build_features(typed).toPandas()
+            labels = build_labels(typed).toPandas()
+        finally:
+            spark.stop()
     rows = features.merge(labels, on="customer_id", validate="one_to_one")
     return rows.drop(columns=["churn"]), rows["churn"].astype(np.int64)
 

@@ -49,17 +49,12 @@ DB = "bench"
 
 def spark_session(home: Path, batch_rows: int) -> Any:
     """The local platform's session (Delta, loopback, 2 cores), with the Arrow batch size."""
-    from churn_jobs.context import SQL_SETTINGS
     from churn_jobs.local_platform import LocalPlatform
 
     spark = LocalPlatform(home).spark(
         master="local[2]", app_name="scoring-benchmark", shuffle_partitions=2
     )
-    for key, value in {
-        **SQL_SETTINGS,
-        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_rows),
-    }.items():
-        spark.conf.set(key, value)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
     return spark
 
 
@@ -246,10 +241,13 @@ def limit(artifacts: str, files: list[str]) -> dict[str, Any]:
 def warm_up(spark: Any, keys: Any, rows: int) -> None:
     """Untimed: JIT the lookup/write path and start both Python workers with the heavy imports,
     without loading any model (each method then loads its model as a fresh job would)."""
-    from churn_features.store.base import FeatureLookup
+    from churn_features.contract import KEY
     from churn_features.store.delta import DeltaFeatureStore
+    from churn_model.feature_spec import FeatureLookup
 
-    lookup = FeatureLookup(f"{DB}.churn_features")
+    table = f"{DB}.churn_features"
+    names = [c for c in spark.table(table).columns if c != KEY]
+    lookup = FeatureLookup(table_name=table, lookup_key=[KEY], feature_names=names)
     sample = keys.limit(rows)
     DeltaFeatureStore(spark).create_training_set(sample, [lookup], None).write.format("delta").mode(
         "overwrite"

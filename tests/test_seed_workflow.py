@@ -1,81 +1,133 @@
 """The seed's whole workflow on the local environment, end to end, with real Spark, Delta and
 MLflow: the infra definition of initial-model-train-register run by the local runner, the manual
-first promotion, the depth-8 "code change", champion/challenger deployment and batch scoring."""
+first promotion, the depth-8 "code change", champion/challenger deployment and batch scoring.
+
+One test per step, in order, sharing one store: a failure names the step that broke, and the
+steps after it are skipped (they would only fail for the same reason)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO
 from rich.console import Console
 
 from churn_jobs.context import JobContext
-from churn_jobs.registry_access import registry
 from churn_jobs.request import request_from_files
 from churn_jobs.runner import run_job
 
 pytestmark = pytest.mark.slow
+CUSTOMERS = 7043
 
 
-def test_seed_workflow_end_to_end(churn_home: Path, infra_dir: Path) -> None:
-    from churn_infra.launch import launch
+@dataclass
+class Workflow:
+    """The store every step works on, and which steps completed."""
 
+    home: Path
+    infra_dir: Path
+    console: Console
+    ctx: JobContext
+    done: set[str] = field(default_factory=set)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def job(self, name: str, params: Path | None = None) -> Any:
+        request = request_from_files(name, "local", params, self.infra_dir)
+        return run_job(name, request, console=self.console, home=self.home)
+
+    def require(self, *steps: str) -> None:
+        missing = [s for s in steps if s not in self.done]
+        if missing:
+            pytest.skip(f"an earlier step did not complete: {', '.join(missing)}")
+
+    def table(self, short_name: str) -> Any:
+        return self.ctx.spark.table(self.ctx.table(short_name))
+
+    @property
+    def registry(self) -> Any:
+        from churn_jobs.registry_access import registry
+
+        return registry(self.ctx)
+
+
+@pytest.fixture(scope="module")
+def workflow(churn_home: Path, infra_dir: Path) -> Workflow:
     console = Console(width=120)
-
-    def job(name: str, params: Path | None = None) -> object:
-        request = request_from_files(name, "local", params, infra_dir)
-        return run_job(name, request, console=console, home=churn_home)
-
-    # 1. the same job definition that deploys to Databricks, run locally from a clean store
-    result = launch(
-        "initial-model-train-register",
-        "local",
-        infra_dir=infra_dir,
-        repo_root=REPO,
-        home=churn_home,
-        console=console,
-    )
-    assert result.succeeded, result
     ctx = JobContext(
         runtime=request_from_files("model-train", "local", None, infra_dir).runtime,
         console=console,
         home=churn_home,
     )
-    spark, names = ctx.spark, ctx.runtime.tables
-    assert spark.table(ctx.table(names.features)).count() == 7043
-    labels = {r.customer_id for r in spark.table(ctx.table(names.labels)).collect()}
-    reference = {r.customer_id for r in spark.table(ctx.table(names.reference)).collect()}
+    return Workflow(home=churn_home, infra_dir=infra_dir, console=console, ctx=ctx)
+
+
+def test_1_initial_model_train_register_runs_the_deployed_definition(workflow: Workflow) -> None:
+    """The same job definition that deploys to Databricks, run locally from a clean store."""
+    from churn_infra.launch import launch
+
+    result = launch(
+        "initial-model-train-register",
+        "local",
+        infra_dir=workflow.infra_dir,
+        repo_root=REPO,
+        home=workflow.home,
+        console=workflow.console,
+    )
+    assert result.succeeded, result
+    workflow.done.add("initial")
+
+
+def test_2_refresh_keeps_the_reference_customers_out_of_training(workflow: Workflow) -> None:
+    workflow.require("initial")
+    names = workflow.ctx.runtime.tables
+    assert workflow.table(names.features).count() == CUSTOMERS
+    labels = {r.customer_id for r in workflow.table(names.labels).collect()}
+    reference = {r.customer_id for r in workflow.table(names.reference).collect()}
     assert not labels & reference, "training must never see the reference customers"
-    assert len(labels | reference) == 7043
-    reg = registry(ctx)
+    assert len(labels | reference) == CUSTOMERS
+
+
+def test_3_version_1_carries_lineage_metrics_and_its_feature_spec(workflow: Workflow) -> None:
+    from churn_model import load_feature_spec, load_model
+
+    workflow.require("initial")
+    ctx, reg = workflow.ctx, workflow.registry
+    features_table = ctx.table(ctx.runtime.tables.features)
     assert [(v.version, v.validation, v.role) for v in reg.versions()] == [
         ("1", "passed", "challenger")
     ]
-    # the version carries its lineage, its metrics and the feature spec scoring will use
     v1 = reg.version(1)
     assert len(v1.tags["git_commit"]) >= 7
     assert v1.tags["version_churn_model"]
-    assert v1.tags[f"delta_version_{ctx.table(names.features).replace('.', '_')}"] == "1"
+    assert v1.tags[f"delta_version_{features_table.replace('.', '_')}"] == "1"
     assert 0.8 < v1.metrics["test_roc_auc"] < 0.9
-    from churn_model import load_feature_spec, load_pipeline
-
     spec = load_feature_spec(v1.uri)
-    assert spec.lookups[0].table_name == ctx.table(names.features)
+    assert spec.lookups[0].table_name == features_table
     assert spec.lookups[0].lookup_key == ["customer_id"]
-    loaded = load_pipeline(v1.uri)
-    assert sorted(loaded.feature_names) == sorted(spec.feature_names)
+    assert sorted(load_model(v1.uri).feature_names) == sorted(spec.feature_names)
+
+
+def test_4_the_code_change_gives_a_validated_challenger_v2(workflow: Workflow) -> None:
+    workflow.require("initial")
+    reg = workflow.registry
     reg.promote_version(1, expected_champion=None)  # the seed's manual first promotion
+    workflow.job("model-train", workflow.infra_dir / "params" / "model-train-depth8.yaml")
+    workflow.job("model-validation")
+    state = reg.state()
+    assert (state.champion, state.challenger) == ("1", "2")
+    workflow.done.add("challenger")
 
-    # 2.-3. the code change (max_depth 8): version 2, validated, challenger
-    job("model-train", infra_dir / "params" / "model-train-depth8.yaml")
-    job("model-validation")
-    assert reg.state().challenger == "2"
 
-    # 4. deployment compares on churn_reference: depth 8 wins there, v2 promoted, v1 archived
-    decision = job("model-deployment")
-    assert decision.promote, decision  # type: ignore[attr-defined]
-    assert {"roc_auc", "brier"} <= set(decision.champion_metrics)  # type: ignore[attr-defined]
+def test_5_deployment_promotes_v2_on_the_reference_set(workflow: Workflow) -> None:
+    """Depth 8 wins on churn_reference: v2 promoted, v1 archived, one decision run logged."""
+    workflow.require("challenger")
+    decision = workflow.job("model-deployment")
+    assert decision.promote, decision
+    assert {"roc_auc", "brier"} <= set(decision.champion_metrics)
+    reg, ctx = workflow.registry, workflow.ctx
     state = reg.state()
     assert (state.champion, state.challenger, state.previous_champion) == ("2", None, "1")
     assert reg.version(1).role == "archived"
@@ -85,20 +137,25 @@ def test_seed_workflow_end_to_end(churn_home: Path, infra_dir: Path) -> None:
     )
     assert len(runs) == 1
     logged = runs[0].data.metrics
-    assert logged["champion_roc_auc"] == pytest.approx(decision.champion_metrics["roc_auc"])  # type: ignore[attr-defined]
+    assert logged["champion_roc_auc"] == pytest.approx(decision.champion_metrics["roc_auc"])
     assert logged["challenger_roc_auc"] > logged["champion_roc_auc"]
     assert runs[0].data.tags["churn_decision"] == "promote"
+    workflow.done.add("deployment")
 
-    # 5. batch scoring by the champion: one prediction per customer, all with features
-    summary = job("model-inference-batch")
-    predictions = spark.table(ctx.table(names.predictions))
-    assert predictions.count() == 7043
-    assert predictions.select("customer_id").distinct().count() == 7043
-    assert {r.model_version for r in predictions.select("model_version").distinct().collect()} == {
-        "2"
-    }
+
+def test_6_batch_scoring_predicts_every_customer_with_the_champion(workflow: Workflow) -> None:
+    workflow.require("deployment")
+    summary = workflow.job("model-inference-batch")
+    predictions = workflow.table(workflow.ctx.runtime.tables.predictions)
+    assert predictions.count() == CUSTOMERS
+    assert predictions.select("customer_id").distinct().count() == CUSTOMERS
+    versions = {r.model_version for r in predictions.select("model_version").distinct().collect()}
+    assert versions == {"2"}
     assert predictions.where("churn_probability IS NULL").count() == 0
-    assert summary.rows_without_features == 0  # type: ignore[attr-defined]
+    assert summary.rows_without_features == 0
+    workflow.done.add("scoring")
 
-    # the integration-test job's final check agrees
-    job("integration-check")
+
+def test_7_the_integration_check_job_agrees(workflow: Workflow) -> None:
+    workflow.require("scoring")
+    workflow.job("integration-check")

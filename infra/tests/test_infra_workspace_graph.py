@@ -25,6 +25,7 @@ ALL = [
     "churn-features",
     "churn-infra",
     "churn-jobs",
+    "churn-local-spark",
     "churn-model",
     "churn-registry-ops",
     "churn-scoring",

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from mlflow.models.model import ModelInfo
 from sklearn.preprocessing import FunctionTransformer
 
-from churn_model import FeatureSpec, load_feature_spec, load_pipeline, log_model
+from churn_model import FeatureSpec, load_feature_spec, load_model, log_model
 from churn_model.errors import FeatureSpecError, ModelLoadError, UntrustedModelError
 from churn_model.loaded import PIPELINE_FILE, LoadedChurnModel
 from churn_model.serialization import load_pipeline_file
@@ -95,10 +95,10 @@ def test_logged_artifacts_and_requirements(registered: ModelInfo) -> None:
     assert len(requirements) < 12
 
 
-def test_load_pipeline_gives_the_fitted_pipeline_threshold_and_spec(
+def test_load_model_gives_the_fitted_pipeline_threshold_and_spec(
     registered: ModelInfo, trained: TrainResult, spec: FeatureSpec
 ) -> None:
-    loaded = load_pipeline(f"models:/{NAME}/{registered.registered_model_version}")
+    loaded = load_model(f"models:/{NAME}/{registered.registered_model_version}")
     assert isinstance(loaded, LoadedChurnModel)
     assert loaded.threshold == 0.4
     assert loaded.feature_spec == spec
@@ -107,6 +107,30 @@ def test_load_pipeline_gives_the_fitted_pipeline_threshold_and_spec(
     np.testing.assert_allclose(
         loaded.predict_proba(trained.X_test), trained.pipeline.predict_proba(trained.X_test)[:, 1]
     )
+
+
+def test_load_pipeline_is_a_deprecated_alias_of_load_model(
+    registered: ModelInfo, trained: TrainResult
+) -> None:
+    from churn_model import load_pipeline
+
+    uri = f"models:/{NAME}/{registered.registered_model_version}"
+    with pytest.warns(DeprecationWarning, match="use churn_model.load_model"):
+        loaded = load_pipeline(uri)
+    assert isinstance(loaded, LoadedChurnModel)
+    assert loaded.config == load_model(uri).config
+
+
+def test_download_model_refuses_a_model_that_is_not_a_churn_model(
+    mlflow_store: str, tmp_path: Path
+) -> None:
+    from churn_model import download_model
+
+    with mlflow.start_run():
+        mlflow.log_text("not a model", "model/MLmodel")
+        uri = mlflow.get_artifact_uri("model")
+    with pytest.raises(ModelLoadError, match=r"is not a churn model.*Fix: point at"):
+        download_model(uri, tmp_path)
 
 
 def test_feature_spec_round_trips(registered: ModelInfo, spec: FeatureSpec, tmp_path: Path) -> None:
@@ -127,14 +151,14 @@ def test_a_spec_that_misses_model_inputs_is_refused(trained: TrainResult) -> Non
 def test_model_without_spec_says_so(mlflow_store: str, trained: TrainResult) -> None:
     with mlflow.start_run():
         info = log_model(trained.pipeline, trained.config, registered_model_name=f"{NAME}-nospec")
-    assert load_pipeline(info.model_uri).feature_spec is None
+    assert load_model(info.model_uri).feature_spec is None
     with pytest.raises(FeatureSpecError, match="without a feature spec"):
         load_feature_spec(f"models:/{NAME}-nospec/1")
 
 
 def test_missing_model_is_a_clear_error(mlflow_store: str) -> None:
     with pytest.raises(ModelLoadError, match=r"cannot load models:/no-such-model/3.*Fix"):
-        load_pipeline("models:/no-such-model/3")
+        load_model("models:/no-such-model/3")
 
 
 def test_tampered_pipeline_with_an_untrusted_type_is_refused(

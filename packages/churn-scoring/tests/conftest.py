@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from pyspark.sql import SparkSession
 from churn_features.refresh import RefreshTables, refresh_feature_tables
 from churn_features.store.delta import DeltaFeatureStore
 from churn_features.synthetic import generate_raw_customers
+from churn_local_spark import local_spark
 
 DATABASE = "scoring_tests"
 MODEL_NAME = "churn-scoring-test"
@@ -22,36 +21,12 @@ CUSTOMERS = 1500
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
-    from delta import configure_spark_with_delta_pip
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    builder = (
-        SparkSession.builder.master("local[2]")
-        .appName("churn-scoring-tests")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.memory", "2g")
-        # Constraint propagation blows up (OOM in the optimizer) on our wide derived projections.
-        .config("spark.sql.constraintPropagation.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.pyspark.python", sys.executable)
+    session = local_spark(
+        "churn-scoring-tests",
+        warehouse_dir=tmp_path_factory.mktemp("warehouse"),
         # Small batches: several batches per partition exercise the per-worker model cache.
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config(
-            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-        )
-        .config("spark.databricks.delta.snapshotPartitions", "2")
+        conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "500"},
     )
-    session = configure_spark_with_delta_pip(builder).getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 

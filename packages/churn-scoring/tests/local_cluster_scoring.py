@@ -8,7 +8,6 @@ The executors never see the driver's download directory: the model reaches them 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,43 +16,25 @@ from pathlib import Path
 def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str) -> None:
     import mlflow
     import numpy as np
-    import pyspark
-    from delta import configure_spark_with_delta_pip
-    from pyspark.sql import SparkSession
 
     from churn_features.store.delta import DeltaFeatureStore
-    from churn_model import load_pipeline
+    from churn_local_spark import local_spark
+    from churn_model import load_model
     from churn_scoring.predictions import write_predictions
     from churn_scoring.score import score_batch
 
-    # local-cluster launches executors with $SPARK_HOME/bin scripts: the pip package has them.
-    os.environ["SPARK_HOME"] = os.path.dirname(pyspark.__file__)
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    warehouse = tempfile.mkdtemp(prefix="churn-scoring-cluster-")
-    builder = (
-        SparkSession.builder.master("local-cluster[2,1,1024]")
-        .appName("churn-scoring-local-cluster")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.memory", "1g")
-        .config("spark.executor.memory", "768m")
-        .config("spark.sql.constraintPropagation.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "200")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config(
-            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-        )
+    spark = local_spark(
+        "churn-scoring-local-cluster",
+        master="local-cluster[2,1,1024]",
+        driver_memory="1g",
+        warehouse_dir=tempfile.mkdtemp(prefix="churn-scoring-cluster-"),
+        conf={
+            "spark.executor.memory": "768m",
+            "spark.sql.execution.arrow.maxRecordsPerBatch": "200",
+        },
     )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
     try:
         database = table.rsplit(".", 1)[0]
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -69,7 +50,7 @@ def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str)
             for r in spark.table(f"{database}.predictions").collect()
         }
         frame = features.toPandas()
-        expected = load_pipeline(model_uri).predict_proba(frame)
+        expected = load_model(model_uri).predict_proba(frame)
         diff = float(np.max(np.abs(np.array([got[k] for k in frame["customer_id"]]) - expected)))
         executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
         result = {

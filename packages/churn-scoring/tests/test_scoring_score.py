@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from churn_features.store.delta import DeltaFeatureStore
-from churn_model import load_pipeline
+from churn_model import load_model
 from churn_scoring.errors import (
     KeysColumnError,
     KeysTableNotFoundError,
@@ -22,7 +22,7 @@ UNKNOWN = ["NOPE-0001", "NOPE-0002", "NOPE-0003"]
 
 
 def expected_proba(world: World, spark: SparkSession, features: pd.DataFrame) -> pd.Series:
-    model = load_pipeline(f"models:/{MODEL_NAME}/{world.champion_version}")
+    model = load_model(f"models:/{MODEL_NAME}/{world.champion_version}")
     return pd.Series(model.predict_proba(features), index=features["customer_id"])
 
 
@@ -59,7 +59,7 @@ def test_predictions_equal_the_models_own_pandas_predictions(
     np.testing.assert_allclose(
         known["churn_probability"].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9
     )
-    threshold = load_pipeline(world.model_uri).threshold
+    threshold = load_model(world.model_uri).threshold
     assert (known["churn_prediction"] == (expected >= threshold).astype(int)).all()
     assert known["missing_features_reason"].isna().all()
     assert 0 < known["churn_prediction"].sum() < len(known)  # both classes occur

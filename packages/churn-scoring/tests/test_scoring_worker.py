@@ -11,7 +11,7 @@ import pyarrow as pa
 from conftest import World
 from pyspark.sql import SparkSession
 
-from churn_model import load_pipeline
+from churn_model import load_model
 from churn_scoring import worker
 from churn_scoring.model_bundle import fetch_model
 from churn_scoring.model_ref import resolve_model
@@ -55,7 +55,7 @@ def test_model_is_loaded_once_per_worker_across_partitions_and_batches(
 
     assert broadcast.reads == 1
     out = pa.Table.from_batches([*first, *second])
-    expected = load_pipeline(world.model_uri).predict_proba(features.iloc[:38])
+    expected = load_model(world.model_uri).predict_proba(features.iloc[:38])
     proba = out.column("p").to_numpy(zero_copy_only=False)
     np.testing.assert_allclose(proba[:38], expected, rtol=0, atol=1e-9)
     assert out.column("p").null_count == out.column("label").null_count == 2

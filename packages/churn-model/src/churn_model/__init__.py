@@ -24,7 +24,9 @@ _EXPORTS = {
     "FeatureSpec": "churn_model.feature_spec",
     "LoadedChurnModel": "churn_model.loaded",
     "log_model": "churn_model.mlflow_model",
-    "load_pipeline": "churn_model.mlflow_model",
+    "load_model": "churn_model.mlflow_model",
+    "download_model": "churn_model.mlflow_model",
+    "load_pipeline": "churn_model.mlflow_model",  # deprecated alias of load_model
     "load_feature_spec": "churn_model.mlflow_model",
 }
 
@@ -36,8 +38,10 @@ __all__ = [
     "TrainResult",
     "__version__",
     "build_pipeline",
+    "download_model",
     "evaluate",
     "load_feature_spec",
+    "load_model",
     "load_model_config",
     "load_pipeline",
     "log_model",
@@ -51,7 +55,13 @@ if TYPE_CHECKING:
     from churn_model.evaluation import Metrics, evaluate
     from churn_model.feature_spec import FeatureSpec
     from churn_model.loaded import LoadedChurnModel
-    from churn_model.mlflow_model import load_feature_spec, load_pipeline, log_model
+    from churn_model.mlflow_model import (
+        download_model,
+        load_feature_spec,
+        load_model,
+        load_pipeline,
+        log_model,
+    )
     from churn_model.pipeline import build_pipeline
     from churn_model.training import TrainResult, split, train
 

@@ -10,11 +10,20 @@ import itertools
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from churn_model.contract import DEFAULT_CATEGORICAL_FEATURES, DEFAULT_NUMERIC_FEATURES
 from churn_model.errors import ModelConfigError
@@ -162,6 +171,14 @@ class TuningConfig(_Strict):
         return grid
 
 
+@dataclass(frozen=True)
+class TuningCandidate:
+    """One point of the tuning grid: the grid values and the estimator config they give."""
+
+    params: dict[str, GridValue]
+    estimator: RandomForestConfig | LogisticRegressionConfig | HistGradientBoostingConfig
+
+
 class ModelConfig(_Strict):
     """Everything that defines a churn model; logged with the model as model_config.yaml."""
 
@@ -170,6 +187,9 @@ class ModelConfig(_Strict):
     threshold: float = Field(0.5, gt=0, lt=1)
     split: SplitConfig = Field(default_factory=SplitConfig)
     tuning: TuningConfig | None = None
+
+    # The tuning grid's candidates, validated once here and reused by training.
+    _candidates: tuple[TuningCandidate, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _tuning_grid_matches_estimator(self) -> ModelConfig:
@@ -185,16 +205,23 @@ class ModelConfig(_Strict):
             )
         base = self.estimator.model_dump()
         keys = list(self.tuning.grid)
+        candidates = []
         for combination in itertools.product(*(self.tuning.grid[k] for k in keys)):
-            candidate = dict(zip(keys, combination, strict=True))
+            params = dict(zip(keys, combination, strict=True))
             try:
-                estimator_type.model_validate({**base, **candidate})
+                estimator = estimator_type.model_validate({**base, **params})
             except ValidationError as exc:
                 problem = exc.errors()[0]["msg"]
-                raise ValueError(
-                    f"tuning.grid candidate {candidate} is invalid: {problem}"
-                ) from None
+                raise ValueError(f"tuning.grid candidate {params} is invalid: {problem}") from None
+            candidates.append(TuningCandidate(params, estimator))
+        self._candidates = tuple(candidates)
         return self
+
+    @property
+    def tuning_candidates(self) -> tuple[TuningCandidate, ...]:
+        """Every combination of the tuning grid over this estimator, already validated
+        (empty without tuning)."""
+        return self._candidates
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -26,4 +26,12 @@ class UntrustedModelError(ChurnModelError):
 
 
 class ModelLoadError(ChurnModelError):
-    """A logged churn model cannot be found or read."""
+    """A logged churn model cannot be found or read.
+
+    ``problem`` and ``fix`` are kept apart so callers can re-word them (churn-scoring does).
+    """
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}. Fix: {fix}" if fix else problem)

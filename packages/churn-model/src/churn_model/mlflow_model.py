@@ -6,6 +6,7 @@ mlflow is imported inside the functions: ``import churn_model.mlflow_model`` sta
 from __future__ import annotations
 
 import tempfile
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,19 +149,35 @@ def _no_uv_project(log: Any, staging: Path) -> dict[str, str]:
     return {}
 
 
-def load_pipeline(model_uri: str) -> LoadedChurnModel:
+def download_model(model_uri: str, dst: str | Path) -> Path:
+    """Download a logged churn model into ``dst``; returns its ``artifacts/`` directory, checked
+    to hold the pipeline. The one download routine: ``load_model`` and churn-scoring use it."""
+    artifacts = Path(_download(model_uri, str(dst))) / "artifacts"
+    if not (artifacts / PIPELINE_FILE).is_file():
+        raise ModelLoadError(
+            f"{model_uri} is not a churn model (no artifacts/{PIPELINE_FILE})",
+            "point at a model logged with churn_model.log_model",
+        )
+    return artifacts
+
+
+def load_model(model_uri: str) -> LoadedChurnModel:
     """The fitted sklearn pipeline, config, threshold and feature spec of a logged churn model
     (``models:/name/1``, ``models:/name@champion``, ``runs:/<id>/model``...): fast batch scoring
     without pyfunc overhead, with the same trusted-type loading."""
     with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
-        local = Path(_download(model_uri, tmp))
-        artifacts = local / "artifacts"
-        if not (artifacts / PIPELINE_FILE).is_file():
-            raise ModelLoadError(
-                f"{model_uri} is not a churn model (no artifacts/{PIPELINE_FILE}); "
-                "fix: point at a model logged with churn_model.log_model"
-            )
-        return LoadedChurnModel.from_artifacts_dir(artifacts)
+        return LoadedChurnModel.from_artifacts_dir(download_model(model_uri, tmp))
+
+
+def load_pipeline(model_uri: str) -> LoadedChurnModel:
+    """Deprecated alias of ``load_model`` (it never returned only the pipeline)."""
+    warnings.warn(
+        "churn_model.load_pipeline is deprecated: use churn_model.load_model, which returns "
+        "the same LoadedChurnModel",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return load_model(model_uri)
 
 
 def load_feature_spec(model_uri: str) -> FeatureSpec:
@@ -188,6 +205,7 @@ def _download(uri: str, dst: str) -> str:
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         raise ModelLoadError(
-            f"cannot load {uri}: {message}. Fix: check the registered model name and version "
-            "or alias, and that the tracking/registry URI points at the right store"
+            f"cannot load {uri}: {message}",
+            "check the registered model name and version or alias, and that the "
+            "tracking/registry URI points at the right store",
         ) from None

@@ -114,26 +114,11 @@ def _tune(
     """Grid search by stratified K-fold on the training rows only; returns the resolved config."""
     if config.tuning is None:
         return config, None, []
-    import itertools
-
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     tuning = config.tuning
-    keys = list(tuning.grid)
-    candidates = [
-        dict(zip(keys, values, strict=True))
-        for values in itertools.product(*(tuning.grid[k] for k in keys))
-    ]
-    configs = [
-        config.model_copy(
-            update={
-                "estimator": type(config.estimator).model_validate(
-                    {**config.estimator.model_dump(), **candidate}
-                )
-            }
-        )
-        for candidate in candidates
-    ]
+    candidates = config.tuning_candidates  # validated once, by ModelConfig
+    configs = [config.model_copy(update={"estimator": c.estimator}) for c in candidates]
     search = GridSearchCV(
         build_pipeline(config),
         {ESTIMATOR_STEP: [build_estimator(c) for c in configs]},
@@ -145,10 +130,10 @@ def _tune(
     best = int(search.best_index_)
     cv_results = [
         {
-            "params": candidates[i],
+            "params": candidates[i].params,
             "mean_score": float(search.cv_results_["mean_test_score"][i]),
             "std_score": float(search.cv_results_["std_test_score"][i]),
         }
         for i in range(len(candidates))
     ]
-    return configs[best], candidates[best], cv_results
+    return configs[best], candidates[best].params, cv_results

@@ -9,7 +9,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from churn_features.store.base import FeatureLookup, FeatureStore
+from churn_features.store.base import FeatureStore
 from churn_model.feature_spec import FeatureSpec
 
 NO_FEATURES = "no features for key in {table}"
@@ -24,17 +24,6 @@ class LookedUp:
     added: dict[str, tuple[str, ...]]  # table name -> looked-up columns (input columns win)
 
 
-def feature_lookups(spec: FeatureSpec) -> list[FeatureLookup]:
-    return [
-        FeatureLookup(
-            table_name=lookup.table_name,
-            lookup_key=tuple(lookup.lookup_key),
-            feature_names=tuple(lookup.feature_names),
-        )
-        for lookup in spec.lookups
-    ]
-
-
 def look_up_features(
     keys: DataFrame, spec: FeatureSpec, store: FeatureStore, *, hash_keys: bool = True
 ) -> LookedUp:
@@ -46,7 +35,7 @@ def look_up_features(
     third at 1M keys on 2 cores). Turn it off when one shuffle partition's keys would not fit in
     executor memory; Spark then sort-merges.
     """
-    lookups = feature_lookups(spec)
+    lookups = spec.lookups  # churn-model's lookups fit the store's Lookup port as they are
     present = set(keys.columns)
     added: dict[str, tuple[str, ...]] = {}
     for lookup in lookups:

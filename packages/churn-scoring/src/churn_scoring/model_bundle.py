@@ -9,15 +9,9 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from churn_model.feature_spec import FeatureSpec
-from churn_model.loaded import (
-    CONFIG_FILE,
-    FEATURE_SPEC_FILE,
-    PIPELINE_FILE,
-    LoadedChurnModel,
-)
+from churn_model.loaded import CONFIG_FILE, FEATURE_SPEC_FILE, PIPELINE_FILE, LoadedChurnModel
 from churn_scoring.errors import ModelFeatureSpecError, ModelNotFoundError
 from churn_scoring.model_ref import ModelRef
 
@@ -45,15 +39,20 @@ class ModelBundle:
 
 
 def fetch_model(ref: ModelRef) -> ModelBundle:
-    """Download ``ref`` once, load it on the driver (trusted types, config, feature spec) so a
-    broken model fails here with a clear message rather than inside a Spark task."""
+    """Download ``ref`` once (churn-model's ``download_model``), load it on the driver (trusted
+    types, config, feature spec) so a broken model fails here with a clear message rather than
+    inside a Spark task."""
+    from churn_model.errors import ModelLoadError
+    from churn_model.mlflow_model import download_model
+
     with tempfile.TemporaryDirectory(prefix="churn-scoring-") as tmp:
-        artifacts = _download(ref, tmp) / "artifacts"
-        if not (artifacts / PIPELINE_FILE).is_file():
+        try:
+            artifacts = download_model(ref.download_uri, tmp)
+        except ModelLoadError as exc:
             raise ModelNotFoundError(
-                f"Model {ref.uri} is not a churn model (no artifacts/{PIPELINE_FILE}).",
-                "point at a model logged with churn_model.log_model",
-            )
+                f"Model {ref.uri}: {exc.problem}.",
+                exc.fix or "check the model URI and the MLflow tracking/registry URI",
+            ) from None
         if not (artifacts / FEATURE_SPEC_FILE).is_file():
             raise ModelFeatureSpecError(
                 f"Model {ref.uri} was logged without a feature spec ({FEATURE_SPEC_FILE}), "
@@ -71,19 +70,3 @@ def fetch_model(ref: ModelRef) -> ModelBundle:
         feature_names=tuple(model.feature_names),
         threshold=float(model.threshold),
     )
-
-
-def _download(ref: ModelRef, dst: str) -> Path:
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=ref.download_uri, dst_path=dst)
-        return Path(local)
-    except (MlflowException, OSError) as exc:
-        message = str(getattr(exc, "message", None) or exc).splitlines()[0]
-        raise ModelNotFoundError(
-            f"Model {ref.uri} cannot be downloaded ({message}).",
-            "check the model URI, and that the MLflow tracking/registry URI points at the "
-            "right store",
-        ) from None

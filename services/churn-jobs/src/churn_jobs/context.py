@@ -15,16 +15,13 @@ from rich.console import Console
 
 from churn_jobs.local_platform import LocalPlatform, churn_home
 from churn_jobs.settings import RuntimeSettings
+from churn_local_spark import SQL_SETTINGS  # every job needs them, on Databricks too
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from pyspark.sql import SparkSession
 
     from churn_features.store.base import FeatureStore
-
-#: SQL settings every job needs, on any platform. Constraint propagation makes the optimizer run
-#: out of memory on the wide derived projections of validation and featurization.
-SQL_SETTINGS = {"spark.sql.constraintPropagation.enabled": "false"}
 
 
 @dataclass

@@ -79,55 +79,31 @@ class LocalPlatform:
         shuffle_partitions: int = 4,
         ui: bool = False,
     ) -> SparkSession:
-        """A Delta-enabled SparkSession with a persistent Hive (Derby) metastore under ``home``.
+        """A Delta-enabled SparkSession with a persistent Hive (Derby) metastore under ``home``,
+        started by churn-local-spark's ``local_spark`` (the builder tests and benchmarks use).
 
         The Delta jars are resolved from Maven Central on first start and cached in ``~/.ivy2``.
         """
-        from delta import configure_spark_with_delta_pip
-        from pyspark.sql import SparkSession
+        from churn_local_spark import local_spark
 
         self.home.mkdir(parents=True, exist_ok=True)
-        # Python workers must run this interpreter, or UDFs cannot import pandas/sklearn.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        derby_home = f"-Dderby.system.home={self.home}"
-        builder = (
-            SparkSession.builder.master(master)
-            .appName(app_name)
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.memory", driver_memory)
-            .config("spark.driver.extraJavaOptions", derby_home)
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            .config("spark.default.parallelism", str(shuffle_partitions))
-            .config("spark.ui.enabled", str(ui).lower())
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-            .config(
-                "spark.sql.catalog.spark_catalog",
-                "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-            )
-            .config("spark.sql.warehouse.dir", str(self.warehouse_dir))
-            .config(
-                "spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={self.metastore_dir};create=true",
-            )
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.pyspark.python", sys.executable)
-            .config("spark.python.worker.reuse", "true")
-            .config("spark.databricks.delta.snapshotPartitions", "2")
-            .config("spark.sql.adaptive.enabled", "true")
-            # Constraint propagation blows up (OOM in the optimizer) on wide derived projections
-            # such as the validation and feature columns; see runtime.SQL_SETTINGS.
-            .config("spark.sql.constraintPropagation.enabled", "false")
-            .enableHiveSupport()
-        )
         log = self.logs_dir / "spark.log"
         try:
             with _jvm_output_to(log):
-                spark = configure_spark_with_delta_pip(builder).getOrCreate()
+                spark = local_spark(
+                    app_name,
+                    master=master,
+                    driver_memory=driver_memory,
+                    shuffle_partitions=shuffle_partitions,
+                    ui=ui,
+                    warehouse_dir=self.warehouse_dir,
+                    metastore_dir=self.metastore_dir,
+                    conf={
+                        "spark.sql.execution.arrow.pyspark.enabled": "true",
+                        "spark.python.worker.reuse": "true",
+                        "spark.sql.adaptive.enabled": "true",
+                    },
+                )
         except Exception as exc:  # the JVM did not start: Java missing, jars unreachable...
             from churn_jobs.errors import UserError
 
@@ -136,7 +112,6 @@ class LocalPlatform:
                 "install Java 17+ (java -version), and let the first start reach Maven Central "
                 "for the Delta Lake jars",
             ) from exc
-        spark.sparkContext.setLogLevel("ERROR")
         return spark
 
 

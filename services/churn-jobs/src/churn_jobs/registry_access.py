@@ -42,12 +42,7 @@ def expected_contract(features: DataFrame, feature_names: list[str]) -> dict[str
 
 def lookup_frame(ctx: JobContext, keys: DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Rows of ``keys`` with the features a model's spec looks up, as pandas, in key order."""
-    from churn_features.store.base import FeatureLookup
-
-    lookups = [
-        FeatureLookup(lk.table_name, tuple(lk.lookup_key), tuple(lk.feature_names))
-        for lk in spec.lookups
-    ]
-    frame = ctx.feature_store.create_training_set(keys, lookups, label=spec.label).toPandas()
+    store = ctx.feature_store
+    frame = store.create_training_set(keys, spec.lookups, label=spec.label).toPandas()
     order = sorted({k for lk in spec.lookups for k in lk.lookup_key})
     return frame.sort_values(order, kind="stable").reset_index(drop=True)

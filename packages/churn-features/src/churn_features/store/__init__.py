@@ -1,5 +1,5 @@
 """Feature store port and its implementations (Delta here, Databricks feature engineering there)."""
 
-from churn_features.store.base import FeatureLookup, FeatureStore
+from churn_features.store.base import FeatureStore, Lookup
 
-__all__ = ["FeatureLookup", "FeatureStore"]
+__all__ = ["FeatureStore", "Lookup"]

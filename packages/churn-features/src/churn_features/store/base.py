@@ -10,22 +10,23 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
 
-@dataclass(frozen=True)
-class FeatureLookup:
-    """Features of ``table_name`` joined on ``lookup_key`` (``None`` names: all but the keys)."""
+class Lookup(Protocol):
+    """What the store reads from one feature lookup: features of ``table_name`` joined on
+    ``lookup_key`` (``feature_names`` None: every column but the keys).
 
-    table_name: str
-    lookup_key: tuple[str, ...] = ("customer_id",)
-    feature_names: tuple[str, ...] | None = None
+    churn-model's ``FeatureSpec`` lookups (``churn_model.feature_spec.FeatureLookup``) have
+    exactly these fields and are passed as they are; this package does not depend on
+    churn-model, so it names only the shape it needs.
+    """
 
-    def __post_init__(self) -> None:
-        # Accept a single key name or any sequence; store a tuple so lookups stay hashable.
-        if isinstance(self.lookup_key, str):
-            object.__setattr__(self, "lookup_key", (self.lookup_key,))
-        else:
-            object.__setattr__(self, "lookup_key", tuple(self.lookup_key))
-        if self.feature_names is not None:
-            object.__setattr__(self, "feature_names", tuple(self.feature_names))
+    @property
+    def table_name(self) -> str: ...
+
+    @property
+    def lookup_key(self) -> Sequence[str]: ...
+
+    @property
+    def feature_names(self) -> Sequence[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class FeatureStore(Protocol):
     def create_training_set(
         self,
         df: DataFrame,
-        feature_lookups: Sequence[FeatureLookup],
+        feature_lookups: Sequence[Lookup],
         label: str | None,
         exclude_columns: Sequence[str] = (),
     ) -> DataFrame:

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
 from churn_features.errors import FeatureTableError
-from churn_features.store.base import FeatureLookup, TableWrite
+from churn_features.store.base import Lookup, TableWrite
 
 
 class DatabricksFeatureStore:
@@ -64,7 +64,7 @@ class DatabricksFeatureStore:
     def create_training_set(
         self,
         df: DataFrame,
-        feature_lookups: Sequence[FeatureLookup],
+        feature_lookups: Sequence[Lookup],
         label: str | None,
         exclude_columns: Sequence[str] = (),
     ) -> DataFrame:
@@ -73,7 +73,11 @@ class DatabricksFeatureStore:
         lookups = [
             DatabricksLookup(
                 table_name=lookup.table_name,
-                lookup_key=list(lookup.lookup_key),
+                lookup_key=(
+                    lookup.lookup_key
+                    if isinstance(lookup.lookup_key, str)
+                    else list(lookup.lookup_key)
+                ),
                 feature_names=list(lookup.feature_names) if lookup.feature_names else None,
             )
             for lookup in feature_lookups

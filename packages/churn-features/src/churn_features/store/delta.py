@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from churn_features.errors import FeatureTableError
-from churn_features.store.base import FeatureLookup, TableWrite
+from churn_features.store.base import Lookup, TableWrite
 
 PRIMARY_KEY_PROPERTY = "churn.primary_key"
 
@@ -107,22 +107,26 @@ class DeltaFeatureStore:
     def create_training_set(
         self,
         df: DataFrame,
-        feature_lookups: Sequence[FeatureLookup],
+        feature_lookups: Sequence[Lookup],
         label: str | None,
         exclude_columns: Sequence[str] = (),
     ) -> DataFrame:
         result = df
         for lookup in feature_lookups:
             table = self.read_table(lookup.table_name)
-            missing_keys = [k for k in lookup.lookup_key if k not in df.columns]
+            # A bare string is one key name, not a sequence of one-letter keys.
+            keys = (
+                (lookup.lookup_key,)
+                if isinstance(lookup.lookup_key, str)
+                else tuple(lookup.lookup_key)
+            )
+            missing_keys = [k for k in keys if k not in df.columns]
             if missing_keys:
                 raise FeatureTableError(
                     f"The lookup on {lookup.table_name} needs key column(s) {missing_keys}, "
                     "which the input does not have.\n  fix: include the keys in the input"
                 )
-            names = lookup.feature_names or tuple(
-                c for c in table.columns if c not in lookup.lookup_key
-            )
+            names = lookup.feature_names or tuple(c for c in table.columns if c not in keys)
             unknown = [n for n in names if n not in table.columns]
             if unknown:
                 raise FeatureTableError(
@@ -131,8 +135,8 @@ class DeltaFeatureStore:
                 )
             # Columns already present in the input win, as in the Databricks feature store.
             wanted = [n for n in names if n not in result.columns]
-            features = table.select(*lookup.lookup_key, *wanted)
-            result = result.join(features, on=list(lookup.lookup_key), how="left")
+            features = table.select(*keys, *wanted)
+            result = result.join(features, on=list(keys), how="left")
         if label is not None and label not in result.columns:
             raise FeatureTableError(
                 f"The label column {label!r} is not in the input.\n  fix: pass the labels table"

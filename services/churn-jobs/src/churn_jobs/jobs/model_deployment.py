@@ -9,39 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from rich.table import Table
 
 from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
 from churn_jobs.registry_access import lookup_frame, registry
 from churn_jobs.settings import StrictModel
+from churn_registry_ops import ComparisonRule
 
 
 class Params(StrictModel):
-    rule: dict[str, Any] = Field(
-        default_factory=dict,
+    rule: ComparisonRule = Field(
+        default_factory=ComparisonRule,
         description="A churn-registry-ops ComparisonRule (default: strictly better ROC AUC).",
     )
-
-    @field_validator("rule")
-    @classmethod
-    def _valid_rule(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from churn_registry_ops import ComparisonRule
-
-        ComparisonRule.model_validate(value)
-        return value
 
 
 def run(ctx: JobContext, params: Params) -> Any:
     import mlflow
 
     from churn_features.errors import FeatureTableError
-    from churn_model import load_pipeline
-    from churn_registry_ops import ComparisonRule, compare
+    from churn_model import load_model
+    from churn_registry_ops import compare
     from churn_registry_ops.decision_log import log_decision
 
-    rule = ComparisonRule.model_validate(params.rule)
+    rule = params.rule
     reference_table = ctx.table(ctx.runtime.tables.reference)
     with steps(ctx.console, "model-deployment") as step:
         step("reading the registry")
@@ -54,8 +47,8 @@ def run(ctx: JobContext, params: Params) -> Any:
 
         step(f"loading champion v{champion.version} and challenger v{challenger.version}")
         models = {
-            "champion": load_pipeline(champion.uri),
-            "challenger": load_pipeline(challenger.uri),
+            "champion": load_model(champion.uri),
+            "challenger": load_model(challenger.uri),
         }
 
         step(f"scoring both on {reference_table}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 from rich.table import Table
@@ -18,25 +18,31 @@ from churn_jobs.context import JobContext
 from churn_jobs.lineage import lineage_tags
 from churn_jobs.progress import steps
 from churn_jobs.settings import StrictModel
+from churn_model.config import ModelConfig, model_config_from_mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from churn_model import TrainResult
 
 LABEL = "churn"
 KEY = "customer_id"
 
 
 class Params(StrictModel):
-    model: dict[str, Any] = Field(
+    model: ModelConfig = Field(
         description="A churn-model ModelConfig: estimator, features, threshold, split, tuning."
     )
     register_model: bool = True
     plots: bool = True
 
-    @field_validator("model")
+    @field_validator("model", mode="before")
     @classmethod
-    def _valid_model_config(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from churn_model import model_config_from_mapping
-
-        model_config_from_mapping(value, source="model-train parameters `model`")
-        return value
+    def _parse_model_config(cls, value: Any) -> Any:
+        # churn-model's own parser: its ModelConfigError names the field and the fix.
+        if isinstance(value, ModelConfig):
+            return value
+        return model_config_from_mapping(value, source="model-train parameters `model`")
 
 
 @dataclass(frozen=True)
@@ -50,94 +56,46 @@ class TrainSummary:
     test_rows: int
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """The labelled rows with their looked-up features, and the table versions they come from."""
+
+    frame: pd.DataFrame
+    table_versions: dict[str, int | None]
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    run_id: str
+    model_uri: str
+    version: str | None
+
+
 def run(ctx: JobContext, params: Params) -> TrainSummary:
-    import mlflow
-
-    from churn_features.store.base import FeatureLookup
-    from churn_features.tables import table_version
-    from churn_model import FeatureSpec, log_model, model_config_from_mapping, train
-
-    config = model_config_from_mapping(params.model, source="model-train parameters `model`")
+    config = params.model
     features_table = ctx.table(ctx.runtime.tables.features)
     labels_table = ctx.table(ctx.runtime.tables.labels)
-    feature_names = list(config.features.numeric) + list(config.features.categorical)
 
     with steps(ctx.console, "model-train") as step:
         step("starting Spark and MLflow")
         spark = ctx.spark
         ctx.use_experiment()
         step(f"building the training set from {labels_table} + lookups on {features_table}")
-        from churn_features.errors import FeatureTableError
-
-        if not spark.catalog.tableExists(labels_table):
-            raise FeatureTableError(
-                f"The labels table {labels_table} does not exist.\n"
-                "  fix: run the feature-table-refresh job first (churn run feature-table-refresh)"
-            )
-        table_versions = {
-            labels_table: table_version(spark, labels_table),
-            features_table: ctx.feature_store.table_version(features_table),
-        }
-        lookup = FeatureLookup(features_table, (KEY,), tuple(feature_names))
-        # The labels exactly at the version recorded in the tags, even if a refresh commits now.
-        labels = spark.sql(
-            f"SELECT * FROM {labels_table} VERSION AS OF {table_versions[labels_table]}"
-        )
-        training_set = ctx.feature_store.create_training_set(labels, [lookup], label=LABEL)
-        # Sorted by key: Spark's join order is not deterministic, a seeded split must be.
-        frame = training_set.toPandas().sort_values(KEY, kind="stable").reset_index(drop=True)
-
-        step(f"training {config.estimator.kind} on {len(frame):,} labelled customers")
-        result = train(frame[feature_names], frame[LABEL], config)
-        if result.test_metrics is None:
-            from churn_jobs.errors import UserError
-
-            raise UserError(
-                "model-train needs a test split to report test metrics.",
-                "set model.split.test_size > 0 in the model-train parameters",
-            )
-        test_metrics = result.test_metrics.as_flat_dict()
-
+        training_set = build_training_set(ctx, spark, config, labels_table, features_table)
+        step(f"training {config.estimator.kind} on {len(training_set.frame):,} labelled customers")
+        result, test_metrics = fit(training_set.frame, config)
         step("logging the run, plots and model to MLflow")
-        tags = lineage_tags(table_versions)
-        with mlflow.start_run(run_name="model-train") as active:
-            mlflow.set_tags({**tags, "job": "model-train", "environment": ctx.runtime.environment})
-            mlflow.log_params(_flat_params(result.config.model_dump(mode="json")))
-            mlflow.log_metrics(result.train_metrics.as_flat_dict("train_"))
-            mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
-            mlflow.log_text(result.config.to_yaml(), "config/model_config.yaml")
-            if params.plots:
-                with tempfile.TemporaryDirectory() as tmp:
-                    for path in _plots(result, Path(tmp)):
-                        mlflow.log_artifact(str(path), "plots")
-            registered_name = ctx.runtime.registered_model_name if params.register_model else None
-            spec = FeatureSpec.for_table(features_table, feature_names, label=LABEL)
-            info = log_model(
-                result.pipeline,
-                result.config,
-                feature_spec=spec,
-                input_example=result.X_train,
-                registered_model_name=registered_name,
-            )
-            run_id = active.info.run_id
-        version = str(info.registered_model_version) if params.register_model else None
-        if version is not None:
-            step(f"tagging {ctx.runtime.registered_model_name} version {version}")
-            client = ctx.mlflow
-            version_tags = {
-                **tags,
-                "training_run_id": run_id,
-                "estimator_kind": config.estimator.kind,
-                **{f"churn_metric_test_{k}": f"{v:.6f}" for k, v in test_metrics.items()},
-            }
-            for key, value in version_tags.items():
-                client.set_model_version_tag(ctx.runtime.registered_model_name, version, key, value)
+        tags = lineage_tags(training_set.table_versions)
+        logged = log_run(ctx, params, result, test_metrics, tags, features_table)
+        if logged.version is not None:
+            step(f"tagging {ctx.runtime.registered_model_name} version {logged.version}")
+            tag_version(ctx, logged, config, test_metrics, tags)
 
     summary = TrainSummary(
-        run_id=run_id,
+        run_id=logged.run_id,
         model_name=ctx.runtime.registered_model_name,
-        version=version,
-        model_uri=info.model_uri,
+        version=logged.version,
+        model_uri=logged.model_uri,
         test_metrics=test_metrics,
         train_rows=len(result.X_train),
         test_rows=len(result.X_test),
@@ -146,7 +104,107 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
     return summary
 
 
-def _plots(result: Any, out_dir: Path) -> list[Path]:
+def build_training_set(
+    ctx: JobContext, spark: Any, config: ModelConfig, labels_table: str, features_table: str
+) -> TrainingSet:
+    """``churn_labels`` at its current version, joined with the config's features by key."""
+    from churn_features.errors import FeatureTableError
+    from churn_features.tables import table_version
+    from churn_model.feature_spec import FeatureLookup
+
+    if not spark.catalog.tableExists(labels_table):
+        raise FeatureTableError(
+            f"The labels table {labels_table} does not exist.\n"
+            "  fix: run the feature-table-refresh job first (churn run feature-table-refresh)"
+        )
+    table_versions = {
+        labels_table: table_version(spark, labels_table),
+        features_table: ctx.feature_store.table_version(features_table),
+    }
+    lookup = FeatureLookup(
+        table_name=features_table, lookup_key=[KEY], feature_names=config.features.columns
+    )
+    # The labels exactly at the version recorded in the tags, even if a refresh commits now.
+    labels = spark.sql(f"SELECT * FROM {labels_table} VERSION AS OF {table_versions[labels_table]}")
+    joined = ctx.feature_store.create_training_set(labels, [lookup], label=LABEL)
+    # Sorted by key: Spark's join order is not deterministic, a seeded split must be.
+    frame = joined.toPandas().sort_values(KEY, kind="stable").reset_index(drop=True)
+    return TrainingSet(frame=frame, table_versions=table_versions)
+
+
+def fit(frame: pd.DataFrame, config: ModelConfig) -> tuple[TrainResult, dict[str, float]]:
+    """Train on the frame's feature columns; the test metrics are required (they are logged)."""
+    from churn_model import train
+
+    result = train(frame[config.features.columns], frame[LABEL], config)
+    if result.test_metrics is None:
+        from churn_jobs.errors import UserError
+
+        raise UserError(
+            "model-train needs a test split to report test metrics.",
+            "set model.split.test_size > 0 in the model-train parameters",
+        )
+    return result, result.test_metrics.as_flat_dict()
+
+
+def log_run(
+    ctx: JobContext,
+    params: Params,
+    result: TrainResult,
+    test_metrics: dict[str, float],
+    tags: dict[str, str],
+    features_table: str,
+) -> LoggedRun:
+    """One MLflow run: tags, params, metrics, config, plots and the model (registered if asked)."""
+    import mlflow
+
+    from churn_model import FeatureSpec, log_model
+
+    with mlflow.start_run(run_name="model-train") as active:
+        mlflow.set_tags({**tags, "job": "model-train", "environment": ctx.runtime.environment})
+        mlflow.log_params(_flat_params(result.config.model_dump(mode="json")))
+        mlflow.log_metrics(result.train_metrics.as_flat_dict("train_"))
+        mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
+        mlflow.log_text(result.config.to_yaml(), "config/model_config.yaml")
+        if params.plots:
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in _plots(result, Path(tmp)):
+                    mlflow.log_artifact(str(path), "plots")
+        registered_name = ctx.runtime.registered_model_name if params.register_model else None
+        spec = FeatureSpec.for_table(features_table, result.config.features.columns, label=LABEL)
+        info = log_model(
+            result.pipeline,
+            result.config,
+            feature_spec=spec,
+            input_example=result.X_train,
+            registered_model_name=registered_name,
+        )
+        run_id = active.info.run_id
+    version = str(info.registered_model_version) if params.register_model else None
+    return LoggedRun(run_id=run_id, model_uri=info.model_uri, version=version)
+
+
+def tag_version(
+    ctx: JobContext,
+    logged: LoggedRun,
+    config: ModelConfig,
+    test_metrics: dict[str, float],
+    tags: dict[str, str],
+) -> None:
+    """Lineage, the training run, the estimator and the test metrics on the model version."""
+    assert logged.version is not None
+    version_tags = {
+        **tags,
+        "training_run_id": logged.run_id,
+        "estimator_kind": config.estimator.kind,
+        **{f"churn_metric_test_{k}": f"{v:.6f}" for k, v in test_metrics.items()},
+    }
+    client = ctx.mlflow
+    for key, value in version_tags.items():
+        client.set_model_version_tag(ctx.runtime.registered_model_name, logged.version, key, value)
+
+
+def _plots(result: TrainResult, out_dir: Path) -> list[Path]:
     from churn_jobs.plots import write_diagnostic_plots
 
     return write_diagnostic_plots(
