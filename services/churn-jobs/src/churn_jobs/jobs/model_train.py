@@ -18,6 +18,7 @@ from churn_jobs.context import JobContext
 from churn_jobs.lineage import lineage_tags
 from churn_jobs.progress import steps
 from churn_jobs.settings import StrictModel
+from churn_jobs.snapshots import table_snapshot
 
 LABEL = "churn"
 KEY = "customer_id"
@@ -54,7 +55,6 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
     import mlflow
 
     from churn_features.store.base import FeatureLookup
-    from churn_features.tables import table_version
     from churn_model import FeatureSpec, log_model, model_config_from_mapping, train
 
     config = model_config_from_mapping(params.model, source="model-train parameters `model`")
@@ -74,16 +74,17 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
                 f"The labels table {labels_table} does not exist.\n"
                 "  fix: run the feature-table-refresh job first (churn run feature-table-refresh)"
             )
+        snapshot = table_snapshot(ctx)  # every table as the last completed refresh left it
         table_versions = {
-            labels_table: table_version(spark, labels_table),
-            features_table: ctx.feature_store.table_version(features_table),
+            labels_table: snapshot.version(labels_table),
+            features_table: snapshot.version(features_table),
         }
         lookup = FeatureLookup(features_table, (KEY,), tuple(feature_names))
-        # The labels exactly at the version recorded in the tags, even if a refresh commits now.
-        labels = spark.sql(
-            f"SELECT * FROM {labels_table} VERSION AS OF {table_versions[labels_table]}"
+        # Labels and features exactly at the versions recorded in the tags.
+        labels = snapshot.read(labels_table)
+        training_set = ctx.feature_store.create_training_set(
+            labels, [lookup], label=LABEL, as_of=snapshot.versions
         )
-        training_set = ctx.feature_store.create_training_set(labels, [lookup], label=LABEL)
         # Sorted by key: Spark's join order is not deterministic, a seeded split must be.
         frame = training_set.toPandas().sort_values(KEY, kind="stable").reset_index(drop=True)
 
