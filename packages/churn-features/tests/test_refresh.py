@@ -5,8 +5,17 @@ from conftest import raw_row, write_csv
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from churn_features.errors import ChurnFeaturesError, MissingColumnsError, TooManyBadRowsError
+from churn_features.deletion_guard import DeletionGuard
+from churn_features.errors import (
+    ChurnFeaturesError,
+    InvalidTableNameError,
+    MissingColumnsError,
+    TooManyBadRowsError,
+    TooManyDeletionsError,
+)
 from churn_features.refresh import RefreshTables, refresh_feature_tables
+from churn_features.refresh_log import last_completed_refresh
+from churn_features.store.base import FeatureLookup
 from churn_features.store.delta import DeltaFeatureStore
 from churn_features.tables import table_version
 
@@ -100,3 +109,109 @@ def test_a_failure_between_writes_names_what_was_committed(
     for written in (tables.bronze, tables.quarantine, tables.features):
         assert written in str(failed.value)
     assert tables.reference not in str(failed.value)
+
+
+def vendored_rows() -> list[dict[str, str]]:
+    import csv
+    import gzip
+
+    from churn_features.dataset import vendored_csv_path
+
+    with gzip.open(vendored_csv_path(), "rt", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_truncated_source_is_refused_before_anything_is_written(
+    spark: SparkSession, store: DeltaFeatureStore, database: str, tmp_path: Path
+) -> None:
+    tables = tables_in(database)
+    refresh_feature_tables(spark, store, tables)
+    before = versions(spark, tables)
+    truncated = write_csv(tmp_path / "truncated.csv", vendored_rows()[:300])
+
+    with pytest.raises(TooManyDeletionsError, match=r"delete 6,743 of the 7,043 customers") as e:
+        refresh_feature_tables(
+            spark, store, tables, source=truncated, guard=DeletionGuard(max_deleted_fraction=0.1)
+        )
+    assert "Nothing was written" in str(e.value)
+    assert "fix:" in str(e.value)
+    assert versions(spark, tables) == before
+    assert spark.table(tables.features).count() == 7043
+    assert last_completed_refresh(spark, tables.refresh_log) is not None
+
+    # A planned purge goes through when the guard is raised on purpose.
+    purged = refresh_feature_tables(
+        spark, store, tables, source=truncated, guard=DeletionGuard(max_deleted_fraction=1.0)
+    )
+    assert (purged.customer_loss.previous, purged.customer_loss.deleted) == (7043, 6743)
+    assert spark.table(tables.features).count() == 300
+
+
+def test_a_source_with_fewer_rows_than_min_rows_is_refused(
+    spark: SparkSession, store: DeltaFeatureStore, database: str, tmp_path: Path
+) -> None:
+    tables = tables_in(database)
+    small = write_csv(tmp_path / "small.csv", [raw_row(customerID=f"C-{i}") for i in range(20)])
+    with pytest.raises(TooManyDeletionsError, match=r"20 valid rows, fewer than min_rows \(100\)"):
+        refresh_feature_tables(
+            spark, store, tables, source=small, guard=DeletionGuard(min_rows=100)
+        )
+    assert set(versions(spark, tables).values()) == {None}, "nothing was created"
+    assert not spark.catalog.tableExists(tables.refresh_log)
+
+
+def test_each_completed_refresh_is_logged_last_with_every_tables_version(
+    spark: SparkSession, store: DeltaFeatureStore, database: str, tmp_path: Path
+) -> None:
+    tables = tables_in(database)
+    assert tables.refresh_log == f"{database}.features_refresh_log"
+    first = refresh_feature_tables(spark, store, tables)
+    logged = last_completed_refresh(spark, tables.refresh_log)
+    assert logged is not None
+    assert logged.refresh_id == first.refresh_id
+    assert logged.versions == first.versions == versions(spark, tables)
+
+    # The next refresh dies after three commits: the log still names the first, complete set.
+    from churn_features.errors import PartialRefreshError
+
+    def crash_before_the_labels(step: str) -> None:
+        if step == f"writing {tables.labels}":
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(PartialRefreshError, match="last completed one"):
+        refresh_feature_tables(spark, store, tables, on_step=crash_before_the_labels)
+    after_crash = last_completed_refresh(spark, tables.refresh_log)
+    assert after_crash is not None
+    assert after_crash.refresh_id == first.refresh_id
+    assert table_version(spark, tables.bronze) != first.versions[tables.bronze]
+
+
+def test_feature_lookups_read_the_versions_they_are_given(
+    spark: SparkSession, store: DeltaFeatureStore, database: str, tmp_path: Path
+) -> None:
+    tables = tables_in(database)
+    rows = [raw_row(customerID=f"C-{i}", tenure="5") for i in range(10)]
+    first = refresh_feature_tables(spark, store, tables, source=write_csv(tmp_path / "a.csv", rows))
+    changed = [raw_row(customerID=f"C-{i}", tenure="7") for i in range(10)]
+    refresh_feature_tables(spark, store, tables, source=write_csv(tmp_path / "b.csv", changed))
+    lookup = FeatureLookup(tables.features, ("customer_id",), ("tenure",))
+    keys = spark.table(tables.labels)
+
+    pinned = store.create_training_set(keys, [lookup], label="churn", as_of=first.versions)
+    current = store.create_training_set(keys, [lookup], label="churn")
+    assert {r["tenure"] for r in pinned.collect()} == {5}
+    assert {r["tenure"] for r in current.collect()} == {7}
+
+
+def test_a_lookup_naming_sql_instead_of_a_table_is_refused(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    tables = tables_in(database)
+    refresh_feature_tables(spark, store, tables)
+    forged = FeatureLookup(f"x; DROP TABLE {tables.features}", ("customer_id",), ("tenure",))
+    keys = spark.table(tables.labels)
+    with pytest.raises(InvalidTableNameError, match=r"'x; DROP TABLE .*', which is not a table"):
+        store.create_training_set(keys, [forged], label="churn")
+    with pytest.raises(InvalidTableNameError, match="fix:"):
+        store.read_table("churn.features`; --")
+    assert spark.catalog.tableExists(tables.features)

@@ -4,6 +4,7 @@ import pytest
 from conftest import raw_row, write_csv
 from pyspark.sql import SparkSession
 
+from churn_features.contract import RAW_COLUMN_NAMES
 from churn_features.errors import TooManyBadRowsError
 from churn_features.ingest import read_raw
 from churn_features.validation import (
@@ -118,3 +119,33 @@ def test_report_counts_reasons_and_the_fraction_check_refuses_bad_input(
     check_bad_fraction(report, max_bad_fraction=0.2)
     with pytest.raises(TooManyBadRowsError, match=r"2 of 10 rows \(20.0%\)"):
         check_bad_fraction(report, max_bad_fraction=0.1)
+
+
+@pytest.mark.parametrize(
+    ("extra_header_column", "fields"),
+    [
+        (False, len(RAW_COLUMN_NAMES) - 1),  # the last field (Churn) missing
+        (False, len(RAW_COLUMN_NAMES) - 2),
+        (False, len(RAW_COLUMN_NAMES) + 1),
+        # a header column the contract does not read: Spark would prune it and not count fields
+        (True, len(RAW_COLUMN_NAMES)),
+        (True, len(RAW_COLUMN_NAMES) + 2),
+    ],
+)
+def test_a_row_with_another_number_of_fields_than_the_header_is_malformed_only(
+    spark: SparkSession, tmp_path: Path, extra_header_column: bool, fields: int
+) -> None:
+    columns = (*RAW_COLUMN_NAMES, "Extra") if extra_header_column else RAW_COLUMN_NAMES
+    path = write_csv(tmp_path / "f.csv", [raw_row(Extra="x")], columns=columns)
+    values = [*raw_row(customerID="ODD-1").values(), "x", "y", "z"]
+    line = ",".join(values[:fields])
+    with path.open("a") as handle:
+        handle.write(line + "\n")
+    flagged = flag_rows(read_raw(spark, path))
+    report = summarize(flagged)
+    assert report.by_reason == {"malformed_row": 1}, "one reason, not a missing last value"
+    quarantine = quarantined_rows(flagged).collect()
+    assert [(r["reason"], r["raw_line"]) for r in quarantine] == [
+        ("malformed_row:_corrupt_record", line)
+    ]
+    assert typed_rows(flagged).count() == 1

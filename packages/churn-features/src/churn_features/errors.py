@@ -25,3 +25,15 @@ class FeatureTableError(ChurnFeaturesError):
 
 class PartialRefreshError(ChurnFeaturesError):
     """A write failed after others had committed; the message lists what was written."""
+
+
+class TooManyDeletionsError(ChurnFeaturesError):
+    """The new source would remove more customers than allowed, or has too few rows."""
+
+
+class InvalidTableNameError(ChurnFeaturesError):
+    """A table name that is not ``[catalog.][schema.]table`` of plain identifiers."""
+
+
+class NoCompletedRefreshError(ChurnFeaturesError):
+    """No feature-table refresh has completed yet, so there is no consistent set to read."""

@@ -1,8 +1,10 @@
 """Read a raw IBM Telco CSV into strings: nothing is inferred, nothing is dropped.
 
 Every column is read as a string with an explicit schema derived from the file's own header, so a
-file whose columns come in another order still lands correctly; rows Spark cannot split into the
-header's columns are kept in ``_corrupt_record`` and quarantined by validation, not lost.
+file whose columns come in another order still lands correctly; a line with fewer or more fields
+than the header is kept in ``_corrupt_record`` and quarantined by validation, not lost. CSV column
+pruning is off for this read: with it on, Spark only tokenizes the columns a query uses and no
+longer notices a short or long line (it pads or cuts it silently).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ def read_raw(spark: SparkSession, source: str | Path = VENDORED) -> DataFrame:
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
         .option("enforceSchema", "true")
+        # Count every field of every line, whatever columns the query ends up using.
+        .option("columnPruning", "false")
         .csv(path)
     )
     return frame.select(

@@ -1,14 +1,19 @@
-"""Plain Delta tables (bronze, quarantine, labels, reference), replaced in one transaction."""
+"""Plain Delta tables (bronze, quarantine, labels, reference, refresh log): replaced in one
+transaction, read at a version."""
 
 from __future__ import annotations
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
+from churn_features.errors import FeatureTableError
+from churn_features.identifiers import quote_identifier
+
 
 def ensure_database(spark: SparkSession, table_name: str) -> None:
     if "." in table_name:
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {table_name.rsplit('.', 1)[0]}")
+        database = table_name.rsplit(".", 1)[0]
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
 
 
 def table_version(spark: SparkSession, name: str) -> int | None:
@@ -17,6 +22,16 @@ def table_version(spark: SparkSession, name: str) -> int | None:
         return None
     last = DeltaTable.forName(spark, name).history(1).first()
     return int(last["version"]) if last else None
+
+
+def read_version(spark: SparkSession, name: str, version: int) -> DataFrame:
+    """``name`` exactly as it was at Delta ``version`` (time travel)."""
+    if not spark.catalog.tableExists(name):
+        raise FeatureTableError(
+            f"The table {name} does not exist.\n"
+            "  fix: run the feature-table-refresh job (churn run feature-table-refresh)"
+        )
+    return spark.sql(f"SELECT * FROM {quote_identifier(name)} VERSION AS OF {int(version)}")
 
 
 def replace_table(df: DataFrame, name: str, description: str) -> int:

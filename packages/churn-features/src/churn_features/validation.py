@@ -11,7 +11,8 @@ as they came, with their reasons. Reason codes:
 - ``bad_label``: ``Churn`` is missing or not Yes/No
 - ``duplicate_customer_id``: the same customer appears with different values (all copies kept out)
 - ``duplicate_row``: an exact copy of a row that was kept (the first copy stays valid)
-- ``malformed_row``: the line does not split into the header's columns
+- ``malformed_row``: the line has fewer or more fields than the header (its values cannot be
+  trusted to sit under the right column, so it gets this reason only)
 
 A blank ``TotalCharges`` with ``tenure`` 0 is not an error: the customer is brand new and has
 been charged nothing yet, so it is imputed to 0.0 (``total_charges_imputed`` counts them).
@@ -103,9 +104,11 @@ def _duplicate_reason() -> Column:
 
 def flag_rows(raw: DataFrame) -> DataFrame:
     """Add ``_reasons``: an empty array for a valid row."""
-    malformed = F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit(f"malformed_row:{CORRUPT_COLUMN}"))
-    candidates = F.array(malformed, *[_reason(c) for c in RAW_COLUMNS], _duplicate_reason())
-    return raw.withColumn(REASONS_COLUMN, F.filter(candidates, lambda r: r.isNotNull()))
+    candidates = F.array(*[_reason(c) for c in RAW_COLUMNS], _duplicate_reason())
+    reasons = F.when(
+        F.col(CORRUPT_COLUMN).isNotNull(), F.array(F.lit(f"malformed_row:{CORRUPT_COLUMN}"))
+    ).otherwise(F.filter(candidates, lambda r: r.isNotNull()))
+    return raw.withColumn(REASONS_COLUMN, reasons)
 
 
 def typed_rows(flagged: DataFrame) -> DataFrame:

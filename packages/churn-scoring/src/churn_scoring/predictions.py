@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, TimestampType
 
+from churn_features.identifiers import quote_identifier
 from churn_features.tables import ensure_database, table_version
 from churn_scoring.errors import PredictionsTableError
 from churn_scoring.score import REASON
@@ -94,7 +95,7 @@ def write_predictions(
     version = table_version(spark, table_name)
     assert version is not None, "the table was just written"
     counts = spark.sql(
-        f"SELECT count(*) AS n, count({REASON}) AS missing FROM {table_name} "
+        f"SELECT count(*) AS n, count({REASON}) AS missing FROM {quote_identifier(table_name)} "
         f"VERSION AS OF {version} WHERE {RUN_ID} = '{run_id}'"
     ).first()
     assert counts is not None

@@ -44,7 +44,9 @@ class JobContext:
             spark = SparkSession.builder.getOrCreate()
         for key, value in SQL_SETTINGS.items():
             spark.conf.set(key, value)
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.runtime.database}")
+        from churn_features.identifiers import quote_identifier
+
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.runtime.database)}")
         return spark
 
     @cached_property

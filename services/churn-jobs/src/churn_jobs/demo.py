@@ -24,7 +24,7 @@ from rich.table import Table
 from churn_jobs.context import JobContext
 from churn_jobs.environments import find_infra_dir
 from churn_jobs.errors import UserError
-from churn_jobs.local_platform import LocalPlatform, churn_home
+from churn_jobs.local_platform import HOME_MARKER, LocalPlatform, churn_home
 from churn_jobs.registry_access import registry
 from churn_jobs.registry_cli import existing_versions
 from churn_jobs.request import request_from_files
@@ -32,19 +32,27 @@ from churn_jobs.runner import run_job
 
 BASELINE_PARAMS = "model-train.yaml"
 CODE_CHANGE_PARAMS = "model-train-depth8.yaml"
-STORE_MARKERS = ("mlflow.db", "spark-warehouse", "metastore_db", "mlartifacts", "logs", "runs")
 
 
 def reset_home(home: Path) -> None:
-    """Empty CHURN_HOME, refusing a directory that does not look like one (never delete a
-    folder the user pointed at by mistake)."""
-    if not home.exists():
+    """Delete CHURN_HOME, but only a folder churn created (it holds the HOME_MARKER file), and
+    never the user's home folder or one of its parents: never delete a folder the user pointed
+    at by mistake."""
+    home = home.expanduser().resolve()
+    if not home.exists() or (home.is_dir() and not any(home.iterdir())):
         return
-    entries = {p.name for p in home.iterdir()}
-    if entries and not entries & set(STORE_MARKERS):
+    user_home = Path.home().resolve()
+    if home == user_home or home in user_home.parents:
         raise UserError(
-            f"{home} is not empty and holds no churn store; refusing to delete it.",
-            "point CHURN_HOME at an empty or churn-only directory",
+            f"CHURN_HOME is {home}, your home folder or one of its parents; refusing to delete it.",
+            "point CHURN_HOME at a folder of its own (default: ./.churn)",
+        )
+    if not (home / HOME_MARKER).is_file():
+        raise UserError(
+            f"{home} is not a churn home (churn writes {HOME_MARKER} into the folders it "
+            "creates); refusing to delete it.",
+            "point CHURN_HOME at a folder churn created (default: ./.churn), or delete this one "
+            "yourself if it really holds only an old churn store",
         )
     shutil.rmtree(home)
 

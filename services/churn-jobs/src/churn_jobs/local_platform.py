@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 DEFAULT_HOME = ".churn"
+#: written into CHURN_HOME when churn creates it; `churn demo --reset` deletes only such a folder
+HOME_MARKER = ".churn-home"
 
 
 def churn_home(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -52,6 +54,18 @@ class LocalPlatform:
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
+    def ensure_home(self) -> Path:
+        """Create ``home``, marking it as churn's own only when this creates it (or it is empty):
+        a folder that already held anything else is used but never marked, so never reset."""
+        fresh = not self.home.exists() or not any(self.home.iterdir())
+        self.home.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            (self.home / HOME_MARKER).write_text(
+                "This folder is a churn-mlops local store (CHURN_HOME); "
+                "`churn demo --reset` may delete it.\n"
+            )
+        return self.home
+
     @property
     def tracking_uri(self) -> str:
         return f"sqlite:///{self.mlflow_db}"
@@ -60,7 +74,7 @@ class LocalPlatform:
         """Point MLflow tracking and registry at the SQLite store; returns the tracking URI."""
         import mlflow
 
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.ensure_home()
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -86,7 +100,7 @@ class LocalPlatform:
         """
         from churn_local_spark import local_spark
 
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.ensure_home()
         log = self.logs_dir / "spark.log"
         try:
             with _jvm_output_to(log):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from churn_jobs.context import JobContext
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
     from pyspark.sql import DataFrame
 
@@ -40,9 +42,13 @@ def expected_contract(features: DataFrame, feature_names: list[str]) -> dict[str
     }
 
 
-def lookup_frame(ctx: JobContext, keys: DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """Rows of ``keys`` with the features a model's spec looks up, as pandas, in key order."""
-    store = ctx.feature_store
-    frame = store.create_training_set(keys, spec.lookups, label=spec.label).toPandas()
+def lookup_frame(
+    ctx: JobContext, keys: DataFrame, spec: FeatureSpec, as_of: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """Rows of ``keys`` with the features a model's spec looks up, as pandas, in key order
+    (``as_of``: table -> Delta version to look up at, see ``churn_jobs.snapshots``)."""
+    frame = ctx.feature_store.create_training_set(
+        keys, spec.lookups, label=spec.label, as_of=as_of
+    ).toPandas()
     order = sorted({k for lk in spec.lookups for k in lk.lookup_key})
     return frame.sort_values(order, kind="stable").reset_index(drop=True)

@@ -31,6 +31,7 @@ class TableNames(StrictModel):
     labels: Identifier = "churn_labels"
     reference: Identifier = "churn_reference"
     predictions: Identifier = "churn_predictions"
+    refresh_log: Identifier = "churn_refresh_log"
 
 
 class RuntimeSettings(StrictModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,7 +52,9 @@ class FeatureStore(Protocol):
         """Upsert ``df`` by primary key (MERGE); rows absent from ``df`` are removed."""
         ...
 
-    def read_table(self, name: str) -> DataFrame: ...
+    def read_table(self, name: str, version: int | None = None) -> DataFrame:
+        """The table now, or at Delta ``version`` (time travel)."""
+        ...
 
     def table_version(self, name: str) -> int | None:
         """The table's current version, or None if it does not exist."""
@@ -64,10 +66,13 @@ class FeatureStore(Protocol):
         feature_lookups: Sequence[Lookup],
         label: str | None,
         exclude_columns: Sequence[str] = (),
+        as_of: Mapping[str, int] | None = None,
     ) -> DataFrame:
         """``df`` (keys, label, anything else) joined with the looked-up features.
 
         Columns already in ``df`` win over a looked-up feature of the same name; keys without
-        features keep null features (a left join: nothing is dropped silently).
+        features keep null features (a left join: nothing is dropped silently). ``as_of``: table
+        name -> Delta version to look features up at (tables it does not name: their current
+        version). A lookup's table name that is not a plain table name is refused.
         """
         ...

@@ -7,13 +7,14 @@ Delta implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
 from churn_features.errors import FeatureTableError
+from churn_features.identifiers import checked_table_name, quote_identifier
 from churn_features.store.base import Lookup, TableWrite
 
 
@@ -49,8 +50,19 @@ class DatabricksFeatureStore:
         self.client.write_table(name=name, df=df, mode="merge")
         return TableWrite(table_name=name, version=self.table_version(name) or 0)
 
-    def read_table(self, name: str) -> DataFrame:
-        return self.client.read_table(name=name)
+    def read_table(self, name: str, version: int | None = None) -> DataFrame:
+        checked_table_name(name, "A feature lookup")
+        if version is None:
+            return self.client.read_table(name=name)
+        from churn_features.store.delta import DeltaFeatureStore
+
+        return DeltaFeatureStore(self._spark()).read_table(name, version)
+
+    @staticmethod
+    def _spark() -> Any:
+        from pyspark.sql import SparkSession
+
+        return SparkSession.active()
 
     def table_version(self, name: str) -> int | None:
         from pyspark.sql import SparkSession
@@ -58,7 +70,7 @@ class DatabricksFeatureStore:
         spark = SparkSession.getActiveSession()
         if spark is None or not spark.catalog.tableExists(name):
             return None
-        row = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+        row = spark.sql(f"DESCRIBE HISTORY {quote_identifier(name)} LIMIT 1").first()
         return int(row["version"]) if row else None
 
     def create_training_set(
@@ -67,7 +79,18 @@ class DatabricksFeatureStore:
         feature_lookups: Sequence[Lookup],
         label: str | None,
         exclude_columns: Sequence[str] = (),
+        as_of: Mapping[str, int] | None = None,
     ) -> DataFrame:
+        for lookup in feature_lookups:
+            checked_table_name(lookup.table_name, "A feature lookup")
+        if as_of and any(lookup.table_name in as_of for lookup in feature_lookups):
+            # The client looks features up at their current version only; pinned versions are
+            # read with Delta time travel and joined as the Delta store does (same semantics).
+            from churn_features.store.delta import DeltaFeatureStore
+
+            return DeltaFeatureStore(self._spark()).create_training_set(
+                df, feature_lookups, label, exclude_columns, as_of
+            )
         from databricks.feature_engineering import FeatureLookup as DatabricksLookup
 
         lookups = [

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from churn_features.errors import FeatureTableError
+from churn_features.identifiers import checked_table_name
 from churn_features.store.base import Lookup, TableWrite
+from churn_features.tables import ensure_database, read_version
 
 PRIMARY_KEY_PROPERTY = "churn.primary_key"
 
@@ -44,9 +46,7 @@ class DeltaFeatureStore:
                     "  fix: use another table name, or drop the table and rerun"
                 )
             return
-        database = name.rsplit(".", 1)[0] if "." in name else None
-        if database:
-            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+        ensure_database(self.spark, name)
         builder = DeltaTable.createIfNotExists(self.spark).tableName(name).comment(description)
         for column in schema.fields:
             builder = builder.addColumn(
@@ -90,13 +90,16 @@ class DeltaFeatureStore:
             metrics=metrics,
         )
 
-    def read_table(self, name: str) -> DataFrame:
+    def read_table(self, name: str, version: int | None = None) -> DataFrame:
+        checked_table_name(name, "A feature lookup")
         if not self.exists(name):
             raise FeatureTableError(
                 f"Feature table {name} does not exist.\n"
                 "  fix: run the feature-table-refresh job first"
             )
-        return self.spark.table(name)
+        return (
+            self.spark.table(name) if version is None else read_version(self.spark, name, version)
+        )
 
     def table_version(self, name: str) -> int | None:
         if not self.exists(name):
@@ -110,10 +113,11 @@ class DeltaFeatureStore:
         feature_lookups: Sequence[Lookup],
         label: str | None,
         exclude_columns: Sequence[str] = (),
+        as_of: Mapping[str, int] | None = None,
     ) -> DataFrame:
         result = df
         for lookup in feature_lookups:
-            table = self.read_table(lookup.table_name)
+            table = self.read_table(lookup.table_name, (as_of or {}).get(lookup.table_name))
             # A bare string is one key name, not a sequence of one-letter keys.
             keys = (
                 (lookup.lookup_key,)

@@ -1,10 +1,15 @@
-"""feature-table-refresh: raw data -> bronze, quarantine, churn_features, labels, reference."""
+"""feature-table-refresh: raw data -> bronze, quarantine, churn_features, labels, reference.
+
+Its last commit is a row in the refresh log naming every table's version; the other jobs read the
+tables at those versions (``churn_jobs.snapshots``), so a refresh killed half-way is never read.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 from rich.table import Table
 
+from churn_features.deletion_guard import DeletionGuard
 from churn_features.refresh import RefreshResult, RefreshTables, refresh_feature_tables
 from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
@@ -17,6 +22,18 @@ class Params(StrictModel):
         description="'vendored' (the IBM file shipped in churn-features) or a CSV path/URI",
     )
     max_bad_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_deleted_fraction: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="refuse the refresh, writing nothing, if it would delete more than this "
+        "share of the feature table's customers (1.0: no limit)",
+    )
+    min_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="refuse the refresh, writing nothing, if the source has fewer valid rows",
+    )
     reference_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     seed: int = 42
 
@@ -29,6 +46,7 @@ def run(ctx: JobContext, params: Params) -> RefreshResult:
         features=ctx.table(names.features),
         labels=ctx.table(names.labels),
         reference=ctx.table(names.reference),
+        refresh_log=ctx.table(names.refresh_log),
     )
     with steps(ctx.console, "feature-table-refresh") as step:
         step("starting Spark")
@@ -42,6 +60,7 @@ def run(ctx: JobContext, params: Params) -> RefreshResult:
             reference_fraction=params.reference_fraction,
             seed=params.seed,
             on_step=step,
+            guard=DeletionGuard(params.max_deleted_fraction, params.min_rows),
         )
     render(ctx, result)
     return result
@@ -66,6 +85,11 @@ def render(ctx: JobContext, result: RefreshResult) -> None:
     summary.add_row(
         "labels / reference rows", f"{result.labels_rows:,} / {result.reference_rows:,}"
     )
+    loss = result.customer_loss
+    summary.add_row(
+        "customers deleted", f"{loss.deleted:,} of {loss.previous:,} ({loss.fraction:.1%})"
+    )
+    summary.add_row("refresh id (in the refresh log)", result.refresh_id)
     for table, version in result.versions.items():
         summary.add_row(f"version {table}", str(version))
     ctx.console.print(summary)

@@ -16,6 +16,7 @@ from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
 from churn_jobs.registry_access import lookup_frame, registry
 from churn_jobs.settings import StrictModel
+from churn_jobs.snapshots import table_snapshot
 from churn_registry_ops import ComparisonRule
 
 
@@ -58,7 +59,8 @@ def run(ctx: JobContext, params: Params) -> Any:
                 f"The reference table {reference_table} does not exist.\n"
                 "  fix: run the feature-table-refresh job first"
             )
-        reference = spark.table(reference_table)
+        snapshot = table_snapshot(ctx)  # every table as the last completed refresh left it
+        reference = snapshot.read(reference_table)
         scores, labels = {}, {}
         for role, model in models.items():
             # Each model looks its features up through its own feature spec, as scoring will.
@@ -67,7 +69,7 @@ def run(ctx: JobContext, params: Params) -> Any:
                     f"The {role} has no feature spec, so its features cannot be looked up.\n"
                     "  fix: retrain it with the model-train job"
                 )
-            frame = lookup_frame(ctx, reference, model.feature_spec)
+            frame = lookup_frame(ctx, reference, model.feature_spec, as_of=snapshot.versions)
             scores[role], labels[role] = model.predict_proba(frame), frame["churn"].to_numpy()
         decision = compare(
             scores["champion"],

@@ -18,6 +18,7 @@ from churn_jobs.context import JobContext
 from churn_jobs.lineage import lineage_tags
 from churn_jobs.progress import steps
 from churn_jobs.settings import StrictModel
+from churn_jobs.snapshots import table_snapshot
 from churn_model.config import ModelConfig, model_config_from_mapping
 
 if TYPE_CHECKING:
@@ -107,9 +108,9 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
 def build_training_set(
     ctx: JobContext, spark: Any, config: ModelConfig, labels_table: str, features_table: str
 ) -> TrainingSet:
-    """``churn_labels`` at its current version, joined with the config's features by key."""
+    """Labels and features exactly as the last completed refresh left them (a refresh that is
+    running or was killed half-way is never mixed in), joined by key."""
     from churn_features.errors import FeatureTableError
-    from churn_features.tables import table_version
     from churn_model.feature_spec import FeatureLookup
 
     if not spark.catalog.tableExists(labels_table):
@@ -117,16 +118,18 @@ def build_training_set(
             f"The labels table {labels_table} does not exist.\n"
             "  fix: run the feature-table-refresh job first (churn run feature-table-refresh)"
         )
+    snapshot = table_snapshot(ctx)
     table_versions = {
-        labels_table: table_version(spark, labels_table),
-        features_table: ctx.feature_store.table_version(features_table),
+        labels_table: snapshot.version(labels_table),
+        features_table: snapshot.version(features_table),
     }
     lookup = FeatureLookup(
         table_name=features_table, lookup_key=[KEY], feature_names=config.features.columns
     )
-    # The labels exactly at the version recorded in the tags, even if a refresh commits now.
-    labels = spark.sql(f"SELECT * FROM {labels_table} VERSION AS OF {table_versions[labels_table]}")
-    joined = ctx.feature_store.create_training_set(labels, [lookup], label=LABEL)
+    labels = snapshot.read(labels_table)
+    joined = ctx.feature_store.create_training_set(
+        labels, [lookup], label=LABEL, as_of=snapshot.versions
+    )
     # Sorted by key: Spark's join order is not deterministic, a seeded split must be.
     frame = joined.toPandas().sort_values(KEY, kind="stable").reset_index(drop=True)
     return TrainingSet(frame=frame, table_versions=table_versions)

@@ -13,6 +13,7 @@ from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
 from churn_jobs.registry_access import expected_contract, registry
 from churn_jobs.settings import StrictModel
+from churn_jobs.snapshots import table_snapshot
 
 
 class Params(StrictModel):
@@ -45,7 +46,7 @@ def run(ctx: JobContext, params: Params) -> object:
             candidate = found
         step(f"sampling real feature rows for version {candidate.version}")
         spec = load_feature_spec(candidate.uri)
-        features = ctx.feature_store.read_table(spec.lookups[0].table_name)
+        features = table_snapshot(ctx).read(spec.lookups[0].table_name)
         names = list(spec.feature_names)
         contract = expected_contract(features, names)
         sample = (
