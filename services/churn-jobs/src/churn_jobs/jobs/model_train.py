@@ -123,12 +123,13 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
         version = str(info.registered_model_version) if params.register_model else None
         if version is not None:
             step(f"tagging {ctx.runtime.registered_model_name} version {version}")
+            from churn_registry_ops.tags import metric_tags
             client = ctx.mlflow
             version_tags = {
                 **tags,
                 "training_run_id": run_id,
                 "estimator_kind": config.estimator.kind,
-                **{f"churn_metric_test_{k}": f"{v:.6f}" for k, v in test_metrics.items()},
+                **metric_tags({f"test_{k}": v for k, v in test_metrics.items()}),
             }
             for key, value in version_tags.items():
                 client.set_model_version_tag(ctx.runtime.registered_model_name, version, key, value)
