@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import sklearn
 from mlflow import MlflowClient
-from mlflow.models import ModelSignature
-from mlflow.pyfunc.model import PythonModel
-from mlflow.types import ColSpec, Schema
-from rops_models import CONTRACT, Broken, SklearnChurn, fit_pipeline, make_customers
+from rops_models import make_customers
+from sklearn.dummy import DummyClassifier
 
+import churn_model
 from churn_registry_ops import ModelRegistry
 
-PIP = [
-    f"mlflow=={mlflow.__version__}",
-    f"scikit-learn=={sklearn.__version__}",
-    f"pandas=={pd.__version__}",
-    f"numpy=={np.__version__}",
-]
-
-
-def _signature(columns: dict[str, str]) -> ModelSignature:
-    return ModelSignature(
-        inputs=Schema([ColSpec(t, name) for name, t in columns.items()]),
-        outputs=Schema([ColSpec("double")]),
-    )
+Tamper = Callable[[str, Callable[[Path], None]], str]
 
 
 @pytest.fixture(scope="session")
@@ -51,42 +38,81 @@ def data() -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
     return {"train": make_customers(1500, seed=1), "reference": make_customers(600, seed=2)}
 
 
+FEATURES = {"numeric": ["senior_citizen", "tenure", "monthly_charges"], "categorical": ["contract"]}
+ESTIMATORS = {
+    # the seed's story: a weak first model (one stump: ROC AUC ~0.68), a better second one (~0.85)
+    "weak": {"kind": "random_forest", "n_estimators": 1, "max_depth": 1, "max_features": 1},
+    "strong": {"kind": "logistic_regression"},
+}
+
+
+def log_churn_model(
+    pipeline: object, config: churn_model.ModelConfig, example: pd.DataFrame, name: str
+) -> str:
+    spec = churn_model.FeatureSpec.for_table(
+        "churn_features", config.features.columns, label="churn"
+    )
+    info = churn_model.log_model(
+        pipeline, config, name=name, feature_spec=spec, input_example=example
+    )
+    return info.model_uri
+
+
 @pytest.fixture(scope="session")
 def logged(tracking_uri: str, data: dict) -> dict[str, str]:
-    """Model URIs logged once per session: kind -> models:/<id>."""
+    """Real churn-model versions, logged once per session: kind -> model URI."""
     df, y = data["train"]
-    full = _signature(CONTRACT)
-    models: dict[str, tuple[PythonModel, ModelSignature, list[str]]] = {
-        # the seed's story: a weak first model, a better second one
-        "weak": (SklearnChurn(fit_pipeline(["monthly_charges"], df, y)), full, PIP),
-        "strong": (SklearnChurn(fit_pipeline(list(CONTRACT), df, y)), full, PIP),
-        "nan": (Broken("nan"), full, PIP),
-        "raw": (Broken("raw"), full, PIP),
-        "random": (Broken("random"), full, PIP),
-        "two_columns": (Broken("two_columns"), full, PIP),
-        "unsatisfiable": (Broken("ok"), full, [*PIP[:-1], "numpy<1.0"]),
-        "no_signature": (Broken("ok"), None, PIP),  # type: ignore[dict-item]
-        "wrong_signature": (
-            Broken("ok"),
-            _signature(
-                {
-                    "senior_citizen": "long",
-                    "tenure": "double",  # mistyped
-                    "monthly_charges": "double",
-                    "payment_method": "string",  # extra; contract is missing
-                }
-            ),
-            PIP,
-        ),
-    }
     uris = {}
     with mlflow.start_run(run_name="test-models"):
-        for kind, (model, signature, pip) in models.items():
-            info = mlflow.pyfunc.log_model(
-                name=kind, python_model=model, signature=signature, pip_requirements=pip
+        for kind, estimator in ESTIMATORS.items():
+            config = churn_model.model_config_from_mapping(
+                {"estimator": estimator, "features": FEATURES}
             )
-            uris[kind] = info.model_uri
+            result = churn_model.train(df, pd.Series(y), config)
+            uris[kind] = log_churn_model(result.pipeline, result.config, result.X_train, kind)
+        # churn-model's own format, but no skill: the same probability for everyone
+        config = churn_model.model_config_from_mapping(
+            {"estimator": ESTIMATORS["strong"], "features": FEATURES}
+        )
+        dummy = DummyClassifier(strategy="prior").fit(df[config.features.columns], y)
+        uris["constant"] = log_churn_model(dummy, config, df, "constant")
+        # trained on other columns: tenure as a float and payment_method instead of contract
+        other = df.assign(
+            tenure=df["tenure"].astype(float),
+            payment_method=np.where(df["senior_citizen"] == 1, "check", "card"),
+        )
+        config = churn_model.model_config_from_mapping(
+            {
+                "estimator": ESTIMATORS["strong"],
+                "features": {
+                    "numeric": ["senior_citizen", "tenure", "monthly_charges"],
+                    "categorical": ["payment_method"],
+                },
+            }
+        )
+        result = churn_model.train(other, pd.Series(y), config)
+        uris["wrong_signature"] = log_churn_model(
+            result.pipeline, result.config, result.X_train, "wrong_signature"
+        )
     return uris
+
+
+@pytest.fixture(scope="session")
+def tamper(logged: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Tamper:
+    """tamper(kind, edit) -> URI of a copy of `kind`'s model directory changed by `edit(dir)`.
+
+    What someone able to log artifacts could register: the files are real, only edited.
+    """
+
+    def _tamper(kind: str, edit: Callable[[Path], None]) -> str:
+        work = tmp_path_factory.mktemp(f"tampered-{kind}")
+        local = Path(mlflow.artifacts.download_artifacts(logged[kind], dst_path=str(work)))
+        edit(local)
+        with mlflow.start_run(run_name=f"tampered-{kind}") as run:
+            mlflow.log_artifacts(str(local), "model")
+        return f"runs:/{run.info.run_id}/model"
+
+    return _tamper
 
 
 @pytest.fixture
@@ -110,10 +136,10 @@ def registry(
 
 @pytest.fixture
 def register(logged: dict[str, str], model_name: str) -> Callable[[str], str]:
-    """register(kind) -> new version number of `kind` under the test's model."""
+    """register(kind or model URI) -> new version number of it under the test's model."""
 
     def _register(kind: str) -> str:
-        mv = mlflow.register_model(logged[kind], model_name)
+        mv = mlflow.register_model(logged.get(kind, kind), model_name)
         return str(mv.version)
 
     return _register

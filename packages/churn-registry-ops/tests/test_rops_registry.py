@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Callable
 
@@ -165,8 +166,7 @@ def test_worse_challenger_is_archived_and_champion_stays(
     ("kind", "reason"),
     [
         ("wrong_signature", "missing columns: contract"),
-        ("nan", "NaN or infinite"),
-        ("raw", "outside [0, 1]"),
+        ("constant", "a constant model has no skill"),
     ],
 )
 def test_broken_model_never_becomes_challenger(
@@ -325,12 +325,13 @@ def test_held_lock_blocks_and_expired_lock_is_broken(
         hurried.promote_version(v1, expected_champion=None)
     assert registry.state().champion is None
     # a holder that died: its lease is over, the next operation breaks the lock
-    dead = RegistryLock(registry.client, registry.model_name, lease_seconds=-1)
+    dead = RegistryLock(registry.client, registry.model_name, lease_seconds=0.3)
     dead.acquire()
+    time.sleep(0.5)
     hurried.promote_version(v1, expected_champion=None)
     assert registry.state().champion == v1
     with pytest.raises(ConcurrentRegistryChange, match="lost the registry lock"):
-        dead.verify()
+        dead.renew()
 
 
 def test_stages_mode_emits_no_stage_deprecation_warning(
@@ -353,8 +354,10 @@ def test_versions_lists_roles_validation_and_metrics(
 ) -> None:
     v1 = _validated(registry, register, "weak", report_of)
     v2 = _validated(registry, register, "strong", report_of)
-    v3 = register("nan")
-    registry.record_metrics(v2, {"roc_auc": 0.81})
+    v3 = register("constant")
+    # what model-train writes (one format, `tags.metric_tags`), and what `versions()` reads
+    for key, value in t.metric_tags({"test_roc_auc": 0.81}).items():
+        registry.client.set_model_version_tag(registry.model_name, v2, key, value)
     registry.promote_version(v1, expected_champion=None)
     registry.make_challenger(v2)
     with pytest.raises(SanityCheckFailed):
@@ -365,7 +368,8 @@ def test_versions_lists_roles_validation_and_metrics(
     by = {i.version: i for i in listed}
     assert (by[v1].role, by[v2].role, by[v3].role) == ("champion", "challenger", "none")
     assert (by[v2].validation, by[v3].validation) == ("passed", "failed")
-    assert by[v2].metrics == {"roc_auc": 0.81}
+    assert by[v2].metrics == {"test_roc_auc": 0.81}
+    assert by[v3].tags[t.VALIDATION_FAILED_CHECKS] == "constant_predictions"
     assert by[v1].run_id is not None
     assert by[v1].uri == f"models:/{registry.model_name}/{v1}"
     assert registry.champion().version == v1  # type: ignore[union-attr]

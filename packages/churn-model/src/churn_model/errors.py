@@ -22,7 +22,12 @@ class FeatureSpecError(ChurnModelError):
 
 
 class UntrustedModelError(ChurnModelError):
-    """A serialized pipeline contains types outside churn-model's trusted list."""
+    """A model holds something churn-model did not write: types outside the trusted list,
+    foreign code or files. ``reason`` is a short code to tag the refused version with."""
+
+    def __init__(self, message: str, *, reason: str = "untrusted_types") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ModelLoadError(ChurnModelError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -57,8 +58,13 @@ def evaluate(
     return metrics_from_proba(y, positive_proba(model, features), threshold)
 
 
-def metrics_from_proba(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> Metrics:
+def _hard(proba: np.ndarray, threshold: float) -> np.ndarray:
+    return (np.asarray(proba) >= threshold).astype(np.int64)
+
+
+def _score_functions() -> dict[str, Callable[[np.ndarray, np.ndarray, float], float]]:
     from sklearn.metrics import (
+        accuracy_score,
         average_precision_score,
         brier_score_loss,
         f1_score,
@@ -68,17 +74,54 @@ def metrics_from_proba(y_true: np.ndarray, proba: np.ndarray, threshold: float) 
         roc_auc_score,
     )
 
+    return {
+        "roc_auc": lambda y, p, t: float(roc_auc_score(y, p)),
+        "pr_auc": lambda y, p, t: float(average_precision_score(y, p)),
+        "log_loss": lambda y, p, t: float(log_loss(y, p, labels=[0, 1])),
+        "brier": lambda y, p, t: float(brier_score_loss(y, p, pos_label=1)),
+        "f1": lambda y, p, t: float(f1_score(y, _hard(p, t), zero_division=0)),
+        "precision": lambda y, p, t: float(precision_score(y, _hard(p, t), zero_division=0)),
+        "recall": lambda y, p, t: float(recall_score(y, _hard(p, t), zero_division=0)),
+        "accuracy": lambda y, p, t: float(accuracy_score(y, _hard(p, t))),
+    }
+
+
+#: Every metric churn-model knows, from probabilities: ranking metrics and proper scores use
+#: them as they are, f1/precision/recall/accuracy use the label at ``threshold``.
+METRIC_NAMES: tuple[str, ...] = (
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "f1",
+    "precision",
+    "recall",
+    "accuracy",
+)
+_SCORERS: dict[str, Callable[[np.ndarray, np.ndarray, float], float]] = {}
+
+
+def score(name: str, y_true: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> float:
+    """One metric (a name from ``METRIC_NAMES``) of 0/1 ``y_true`` against probabilities.
+
+    No NaN handling: ranking metrics raise on a single class, as scikit-learn does.
+    """
+    if not _SCORERS:
+        _SCORERS.update(_score_functions())
+    return _SCORERS[name](y_true, proba, threshold)
+
+
+def metrics_from_proba(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> Metrics:
     y_true = np.asarray(y_true, dtype=np.int64)
-    predicted = (proba >= threshold).astype(np.int64)
     both_classes = len(np.unique(y_true)) == 2
     return Metrics(
-        roc_auc=float(roc_auc_score(y_true, proba)) if both_classes else math.nan,
-        pr_auc=float(average_precision_score(y_true, proba)) if both_classes else math.nan,
-        log_loss=float(log_loss(y_true, proba, labels=[0, 1])),
-        brier=float(brier_score_loss(y_true, proba, pos_label=1)),
-        f1=float(f1_score(y_true, predicted, zero_division=0)),
-        precision=float(precision_score(y_true, predicted, zero_division=0)),
-        recall=float(recall_score(y_true, predicted, zero_division=0)),
+        roc_auc=score("roc_auc", y_true, proba) if both_classes else math.nan,
+        pr_auc=score("pr_auc", y_true, proba) if both_classes else math.nan,
+        log_loss=score("log_loss", y_true, proba),
+        brier=score("brier", y_true, proba),
+        f1=score("f1", y_true, proba, threshold),
+        precision=score("precision", y_true, proba, threshold),
+        recall=score("recall", y_true, proba, threshold),
         threshold=float(threshold),
         n_rows=len(y_true),
         positive_rate=float(y_true.mean()) if len(y_true) else math.nan,

@@ -14,18 +14,18 @@ from churn_registry_ops.errors import (
     NoChallenger,
     NoChampion,
     NoPreviousChampion,
+    OlderThanChallenger,
+    PendingRegistryChange,
     RegistryLocked,
     RegistryOpsError,
     SanityCheckFailed,
     VersionNotFound,
     VersionNotValidated,
 )
-from churn_registry_ops.registry import (
-    UNCHECKED,
-    ModelRegistry,
-    ModelVersionInfo,
-    RegistryState,
-)
+from churn_registry_ops.registry import ModelRegistry
+from churn_registry_ops.report import CheckResult, SanityReport
+from churn_registry_ops.rule import BootstrapSettings, ComparisonRule
+from churn_registry_ops.state import UNCHECKED, ModelVersionInfo, RegistryState
 
 __version__ = _version("churn-registry-ops")
 
@@ -46,6 +46,8 @@ __all__ = [
     "NoChallenger",
     "NoChampion",
     "NoPreviousChampion",
+    "OlderThanChallenger",
+    "PendingRegistryChange",
     "RegistryLocked",
     "RegistryOpsError",
     "RegistryState",
@@ -60,28 +62,23 @@ __all__ = [
 
 # The comparison and the sanity checks import scikit-learn (seconds): resolved on first use
 # (PEP 562), so that the registry operations (`churn models`, `churn promote`) start fast.
+# `ComparisonRule` (module `rule`) and the report models are pydantic only and imported eagerly.
 _LAZY = {
-    "BootstrapSettings": "churn_registry_ops.comparison",
-    "ComparisonRule": "churn_registry_ops.comparison",
     "ConfidenceInterval": "churn_registry_ops.comparison",
     "Decision": "churn_registry_ops.comparison",
     "compare": "churn_registry_ops.comparison",
     "compute_metrics": "churn_registry_ops.comparison",
-    "CheckResult": "churn_registry_ops.sanity",
-    "SanityReport": "churn_registry_ops.sanity",
     "check_model_version": "churn_registry_ops.sanity",
 }
 
 if TYPE_CHECKING:
     from churn_registry_ops.comparison import (
-        BootstrapSettings,
-        ComparisonRule,
         ConfidenceInterval,
         Decision,
         compare,
         compute_metrics,
     )
-    from churn_registry_ops.sanity import CheckResult, SanityReport, check_model_version
+    from churn_registry_ops.sanity import check_model_version
 
 
 def __getattr__(name: str) -> Any:

@@ -1,159 +1,32 @@
 """Champion/challenger decision: a pure function of two score arrays, the labels and a rule.
 
-No MLflow, no I/O: scores are churn probabilities, metrics are scikit-learn's. The rule can be
-converted to MLflow's `MetricThreshold` for logging or for `mlflow.validate_evaluation_results`,
-which applies the same "at least X better" semantics to the primary metric.
+No MLflow, no I/O: scores are churn probabilities, metrics are churn-model's (`churn_model.
+evaluation.score`, scikit-learn underneath). The rule (`rule.ComparisonRule`) can be converted to
+MLflow's `MetricThreshold` for logging or for `mlflow.validate_evaluation_results`, which applies
+the same "at least X better" semantics to the primary metric.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import sklearn
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    f1_score,
-    log_loss,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from pydantic import BaseModel, ConfigDict
 
+from churn_model.evaluation import METRIC_NAMES, score
 from churn_registry_ops.errors import InvalidComparisonInput
-
-if TYPE_CHECKING:
-    from mlflow.models import MetricThreshold
-
-MetricName = Literal[
-    "roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy"
-]
-
-#: Natural direction of each metric; a rule may restate it but never contradict it.
-GREATER_IS_BETTER: dict[str, bool] = {
-    "roc_auc": True,
-    "pr_auc": True,
-    "log_loss": False,
-    "brier": False,
-    "f1": True,
-    "precision": True,
-    "recall": True,
-    "accuracy": True,
-}
-
-#: Metrics computed on hard labels (probability >= threshold); the others use probabilities.
-THRESHOLDED = frozenset({"f1", "precision", "recall", "accuracy"})
+from churn_registry_ops.rule import GREATER_IS_BETTER, BootstrapSettings, ComparisonRule, MetricName
 
 # Float slack so that e.g. 0.85 - 0.80 counts as an improvement of 0.05.
 _EPS = 1e-12
 
 
-def _hard(scores: npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.int64]:
-    return (scores >= threshold).astype(np.int64)
-
-
-_METRICS: dict[str, Callable[[npt.NDArray[np.int64], npt.NDArray[np.float64], float], float]] = {
-    "roc_auc": lambda y, p, t: float(roc_auc_score(y, p)),
-    "pr_auc": lambda y, p, t: float(average_precision_score(y, p)),
-    "log_loss": lambda y, p, t: float(log_loss(y, p, labels=[0, 1])),
-    "brier": lambda y, p, t: float(brier_score_loss(y, p)),
-    "f1": lambda y, p, t: float(f1_score(y, _hard(p, t), zero_division=0)),
-    "precision": lambda y, p, t: float(precision_score(y, _hard(p, t), zero_division=0)),
-    "recall": lambda y, p, t: float(recall_score(y, _hard(p, t), zero_division=0)),
-    "accuracy": lambda y, p, t: float(accuracy_score(y, _hard(p, t))),
-}
-
-
-class BootstrapSettings(BaseModel):
-    """Paired bootstrap of the primary-metric difference (same resampled rows for both models)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    n_resamples: int = Field(1000, ge=50, le=100_000)
-    confidence: float = Field(0.95, gt=0.5, lt=1.0)
-    seed: int = 0
-
-
-class ComparisonRule(BaseModel):
-    """When a challenger replaces the champion. Defaults reproduce the seed: strictly better AUC.
-
-    - `min_improvement`: how much better the primary metric must be, in `improvement` units:
-      `absolute` (metric points) or `relative` (fraction of |champion value|, 0..1, as MLflow's
-      `min_relative_change`). 0 means strictly better.
-    - `guard_rails`: metric -> tolerance: the challenger may not be worse than the champion on that
-      metric by more than the tolerance (absolute metric points).
-    - `bootstrap`: when set, the lower bound of the paired bootstrap confidence interval of the
-      improvement must also be > 0.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    metric: MetricName = "roc_auc"
-    greater_is_better: bool | None = None
-    min_improvement: float = Field(0.0, ge=0.0)
-    improvement: Literal["absolute", "relative"] = "absolute"
-    guard_rails: dict[MetricName, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict)
-    bootstrap: BootstrapSettings | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ComparisonRule:
-        natural = GREATER_IS_BETTER[self.metric]
-        if self.greater_is_better is not None and self.greater_is_better != natural:
-            raise ValueError(
-                f"greater_is_better={self.greater_is_better} contradicts {self.metric}, for which "
-                f"{'higher' if natural else 'lower'} is better; drop greater_is_better "
-                "(it is derived from the metric)"
-            )
-        if self.improvement == "relative" and self.min_improvement > 1.0:
-            raise ValueError(
-                "a relative min_improvement is a fraction of the champion's value: use 0..1 "
-                "(0.01 = 1 %)"
-            )
-        if self.metric in self.guard_rails:
-            raise ValueError(f"{self.metric} is the primary metric; it cannot also be a guard rail")
-        return self
-
-    @property
-    def higher_is_better(self) -> bool:
-        return GREATER_IS_BETTER[self.metric]
-
-    def to_metric_thresholds(self) -> dict[str, MetricThreshold]:
-        """The primary-metric part of the rule as MLflow `MetricThreshold`s.
-
-        MLflow thresholds need a positive change, so "strictly better" (0) becomes MLflow's own
-        fallback epsilon (1e-10). Guard rails allow a *worse* value and are not expressible there.
-        """
-        from mlflow.models import MetricThreshold
-
-        change = self.min_improvement if self.min_improvement > 0 else None
-        if self.improvement == "relative" and change is not None:
-            threshold = MetricThreshold(
-                min_relative_change=float(change), greater_is_better=self.higher_is_better
-            )
-        else:
-            threshold = MetricThreshold(
-                min_absolute_change=float(change) if change is not None else 1e-10,
-                greater_is_better=self.higher_is_better,
-            )
-        return {self.metric: threshold}
-
-    def to_mlflow_params(self) -> dict[str, str]:
-        """Flat params for the deployment run."""
-        params = {
-            "rule.metric": self.metric,
-            "rule.greater_is_better": str(self.higher_is_better),
-            "rule.min_improvement": str(self.min_improvement),
-            "rule.improvement": self.improvement,
-            "rule.bootstrap": "off" if self.bootstrap is None else self.bootstrap.model_dump_json(),
-        }
-        for name, tolerance in sorted(self.guard_rails.items()):
-            params[f"rule.guard_rail.{name}"] = str(tolerance)
-        return params
+def _all_metrics(
+    y: npt.NDArray[np.int64], p: npt.NDArray[np.float64], t: float
+) -> dict[str, float]:
+    return {name: score(name, y, p, t) for name in METRIC_NAMES}
 
 
 class ConfidenceInterval(BaseModel):
@@ -212,7 +85,7 @@ def compute_metrics(
     y, p = _as_labels(labels), _as_scores(scores, "scores")
     _check_lengths(y, p, p)
     with _fast_sklearn():
-        return {name: fn(y, p, threshold) for name, fn in _METRICS.items()}
+        return _all_metrics(y, p, threshold)
 
 
 def compare(
@@ -235,8 +108,8 @@ def compare(
     _check_lengths(y, champ, chall)
 
     with _fast_sklearn():
-        champion_metrics = {n: f(y, champ, champion_threshold) for n, f in _METRICS.items()}
-        challenger_metrics = {n: f(y, chall, challenger_threshold) for n, f in _METRICS.items()}
+        champion_metrics = _all_metrics(y, champ, champion_threshold)
+        challenger_metrics = _all_metrics(y, chall, challenger_threshold)
 
     metric = rule.metric
     better = "higher" if rule.higher_is_better else "lower"
@@ -314,7 +187,7 @@ def _paired_bootstrap(
 ) -> ConfidenceInterval:
     settings = rule.bootstrap
     assert settings is not None
-    fn = _METRICS[rule.metric]
+    metric = rule.metric
     rng = np.random.default_rng(settings.seed)
     n = y.shape[0]
     diffs: list[float] = []
@@ -324,7 +197,9 @@ def _paired_bootstrap(
             yy = y[idx]
             if yy.min() == yy.max():  # one class only: the metric is undefined on this resample
                 continue
-            d = fn(yy, chall[idx], challenger_threshold) - fn(yy, champ[idx], champion_threshold)
+            d = score(metric, yy, chall[idx], challenger_threshold) - score(
+                metric, yy, champ[idx], champion_threshold
+            )
             diffs.append(_signed(d, rule.higher_is_better))
     if len(diffs) < settings.n_resamples // 2:
         raise InvalidComparisonInput(

@@ -7,8 +7,9 @@ import time
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
+from churn_registry_ops import tags as t
 from churn_registry_ops.comparison import Decision
-from churn_registry_ops.registry import RegistryState
+from churn_registry_ops.state import RegistryState
 
 
 def log_decision(
@@ -29,8 +30,8 @@ def log_decision(
         metrics=[Metric(k, v, now, 0) for k, v in decision.to_mlflow_metrics().items()],
         params=[Param(k, v) for k, v in params.items()],
         tags=[
-            RunTag("churn_decision", "promote" if decision.promote else "reject"),
-            RunTag("churn_decision_reason", "; ".join(decision.reasons)[:5000]),
+            RunTag(t.DECISION, "promote" if decision.promote else "reject"),
+            RunTag(t.DECISION_REASON, "; ".join(decision.reasons)[:5000]),
         ],
     )
     client.log_dict(

@@ -5,10 +5,7 @@ Names follow the domain (NoChampion, not NoChampionError), hence the N818 waiver
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from churn_registry_ops.sanity import SanityReport
+from churn_registry_ops.report import SanityReport
 
 
 class RegistryOpsError(Exception):
@@ -84,7 +81,7 @@ class SanityCheckFailed(RegistryOpsError):  # noqa: N818
         self.report = report
         super().__init__(
             f"Model '{model_name}' version {version} failed its sanity checks and was tagged "
-            f"churn.validation=failed; it will not become challenger. {report.summary()}"
+            f"churn_validation=failed; it will not become challenger. {report.summary()}"
         )
 
 
@@ -109,6 +106,32 @@ class RegistryLocked(ConcurrentRegistryChange):
             f"another operation holds the registry lock '{lock_name}' ({holder}) and did not "
             f"release it within {waited:.0f} s. If that run died, the lock expires by itself; "
             f"to clear it now delete the registered model '{lock_name}'",
+        )
+
+
+class OlderThanChallenger(RegistryOpsError):  # noqa: N818
+    """A validated version is older than the current challenger: it does not replace it."""
+
+    def __init__(self, model_name: str, version: str, challenger: str) -> None:
+        self.model_name = model_name
+        self.version = version
+        self.challenger = challenger
+        super().__init__(
+            f"Model '{model_name}' version {version} passed validation but is older than the "
+            f"challenger, version {challenger}; it stays validated and does not replace it. "
+            f"To compare it anyway, archive version {challenger} first."
+        )
+
+
+class PendingRegistryChange(RegistryOpsError):  # noqa: N818
+    """A change was interrupted half-way (crash, lost lease); `repair()` completes it."""
+
+    def __init__(self, model_name: str, detail: str) -> None:
+        self.model_name = model_name
+        self.detail = detail
+        super().__init__(
+            f"Model '{model_name}' has a half-applied registry change ({detail}). "
+            "Complete it with `churn repair` (the next deployment also completes it)."
         )
 
 

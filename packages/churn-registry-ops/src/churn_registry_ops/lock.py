@@ -3,18 +3,34 @@
 MLflow has no compare-and-set on aliases, stages or tags, but creating a registered model is
 create-if-absent: the SQL store rejects a duplicate name through its primary key, and Databricks
 (workspace registry and Unity Catalog) answers RESOURCE_ALREADY_EXISTS. So the lock is a
-registered model `<model>__churn_lock` that exists while someone holds it; its tags name the owner
-and the lease expiry. Releasing deletes it.
+registered model `<model>__churn_lock` that exists while someone holds it.
 
-Remaining races, honestly:
-- A holder that dies leaves the lock until its lease expires (default 120 s); the next acquirer
-  breaks it. Two acquirers breaking the same stale lock at the same moment can both succeed: the
-  owner is re-read just before deleting, which narrows but does not close that window.
-- A holder that runs past its lease can lose the lock; `verify()` is called right before each
-  registry write so it stops instead of writing, but a write already in flight is not undone.
-- Expiry compares wall clocks of different machines: keep the lease far above clock skew.
-Acquiring needs permission to create registered models next to the model (Unity Catalog:
-CREATE MODEL on the schema).
+What is guaranteed, exactly:
+- **One holder.** The lock model's `churn_lock_owner` tag names its holder (host, pid, thread and a
+  random token). A create that MLflow retried after it had in fact succeeded is recognised by that
+  tag and counted as ours.
+- **Every write is made under a fresh lease.** `ModelRegistry` calls `renew()` right before each
+  registry write: it re-reads the lock, checks it is still ours, and extends the lease (the
+  registry stamps the lock's `last_updated_timestamp`). A run that lost the lock stops with
+  `ConcurrentRegistryChange` before writing. Not guaranteed: a write already sent whose request
+  the MLflow client keeps retrying (429/5xx) for longer than the lease can land after the lease
+  ended; keep the lease above the client's worst-case request time (MLflow's
+  `MLFLOW_HTTP_REQUEST_TIMEOUT` x retries), which `max_lease_seconds` bounds from above.
+- **Expiry on the registry's clock.** A lock is stale when the registry's `last_updated_timestamp`
+  plus its lease lies in the past. The lease comes from the lock's own tag, capped at
+  `max_lease_seconds`; a lock without a readable tag (created by hand, or a crash between create
+  and tag) gets the default lease. Only the skew between the waiter's clock and the registry's
+  matters (never two holders' clocks); keep the lease far above it.
+- **Stale-breaking and release delete only the lock instance they judged.** The instance is
+  identified by its `creation_timestamp` and owner, re-read right before deleting. MLflow has no
+  conditional delete, so one round trip remains between that read and the delete; a successor
+  whose lock disappears in that window finds out at its next `renew()` and stops before writing.
+- **Waiting always sleeps** (`poll_seconds`) and honours `wait_seconds`, whatever the lock holds.
+
+Permissions: acquiring needs permission to create registered models next to the model (Unity
+Catalog: USE SCHEMA + CREATE MODEL on the schema, for every principal that changes the registry:
+jobs and operators). Breaking a stale lock needs permission to delete it (its owner, or MANAGE on
+it); a PERMISSION_DENIED is reported as such (`RegistryLockPermission`), never taken for "gone".
 """
 
 from __future__ import annotations
@@ -26,27 +42,57 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from churn_registry_ops.errors import ConcurrentRegistryChange, RegistryLocked
+from churn_registry_ops import tags as t
+from churn_registry_ops.errors import ConcurrentRegistryChange, RegistryLocked, RegistryOpsError
 
 _log = logging.getLogger(__name__)
 
-OWNER_TAG = "churn_lock_owner"
-EXPIRES_TAG = "churn_lock_expires_at"
-OPERATION_TAG = "churn_lock_operation"
-FOR_TAG = "churn_lock_for"
-
 _TAKEN = {"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"}
 _GONE = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
+_DENIED = {"PERMISSION_DENIED", "UNAUTHORIZED", "FORBIDDEN"}
 
 
 def lock_name_for(model_name: str) -> str:
     # suffixing the last name part keeps Unity Catalog's catalog.schema.model shape
     return f"{model_name}__churn_lock"
+
+
+class RegistryLockPermission(RegistryOpsError):  # noqa: N818
+    def __init__(self, lock_name: str, action: str, detail: str) -> None:
+        super().__init__(
+            f"Not allowed to {action} the registry lock '{lock_name}': {detail}. The lock is a "
+            "registered model next to the churn model: every principal that changes the registry "
+            "needs CREATE MODEL on its schema, and deleting a stale lock created by another "
+            f"principal needs MANAGE on '{lock_name}' (or delete it as its owner)."
+        )
+
+
+@dataclass(frozen=True)
+class LockInstance:
+    """One observed incarnation of the lock model."""
+
+    owner: str | None
+    operation: str | None
+    created_ms: int
+    updated_ms: int
+    lease_seconds: float
+    released: bool
+
+    def expires_at(self) -> float:
+        """Epoch seconds, on the registry's clock."""
+        return self.updated_ms / 1000 + self.lease_seconds
+
+    def describe(self, now: float) -> str:
+        return (
+            f"owner {self.owner or '?'}, operation {self.operation or '?'}, "
+            f"lease ends in {self.expires_at() - now:.0f} s"
+        )
 
 
 class RegistryLock:
@@ -59,22 +105,27 @@ class RegistryLock:
         *,
         operation: str = "change",
         lease_seconds: float = 120.0,
+        max_lease_seconds: float = 600.0,
         wait_seconds: float = 30.0,
         poll_seconds: float = 0.2,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.model_name = model_name
         self.name = lock_name_for(model_name)
         self.operation = operation
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = min(lease_seconds, max_lease_seconds)
+        self.max_lease_seconds = max_lease_seconds
         self.wait_seconds = wait_seconds
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = max(poll_seconds, 0.01)
         self._clock = clock
+        self._sleep = sleep
         self.owner = (
             f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
         )
         self.held = False
+        self._created_ms: int | None = None
 
     def __enter__(self) -> RegistryLock:
         self.acquire()
@@ -88,94 +139,132 @@ class RegistryLock:
     ) -> None:
         self.release()
 
+    # ------------------------------------------------------------------ public
+
     def acquire(self) -> None:
         deadline = time.monotonic() + self.wait_seconds
         while True:
             if self._try_create():
                 self.held = True
                 return
-            holder = self._read()
-            if holder is not None and float(holder.get(EXPIRES_TAG, "0")) < self._clock():
-                self._break_stale(holder.get(OWNER_TAG, ""))
-                continue
+            current = self._read()
+            if current is not None and current.owner == self.owner:
+                self._took(current)  # our create succeeded although MLflow reported a clash
+                return
+            if current is not None and self.is_stale(current):
+                self._break_stale(current)
             if time.monotonic() >= deadline:
-                who = "unknown holder" if holder is None else _describe(holder)
+                who = "unknown holder" if current is None else current.describe(self._clock())
                 raise RegistryLocked(self.model_name, self.name, who, self.wait_seconds)
-            time.sleep(self.poll_seconds)
+            self._sleep(self.poll_seconds)
 
-    def verify(self) -> None:
-        """Raise if this lock is no longer ours (lease expired and someone else took it)."""
-        holder = self._read()
-        if not self.held or holder is None or holder.get(OWNER_TAG) != self.owner:
-            who = "nobody" if holder is None else _describe(holder)
+    def renew(self) -> None:
+        """Check the lock is still ours and extend its lease; call right before each write."""
+        current = self._read()
+        if not self.held or current is None or current.owner != self.owner:
+            self.held = False
+            who = "nobody" if current is None else current.describe(self._clock())
             raise ConcurrentRegistryChange(
                 self.model_name,
                 f"this run lost the registry lock '{self.name}' (now held by {who}); "
                 "its lease expired before the change was written",
             )
+        self.client.update_registered_model(self.name, description=self._description())
+
+    verify = renew
 
     def release(self) -> None:
         if not self.held:
             return
         self.held = False
-        holder = self._read()
-        if holder is None or holder.get(OWNER_TAG) != self.owner:
+        current = self._read()
+        if current is None or current.owner != self.owner:
             _log.warning("registry lock %s was taken over before release; leaving it", self.name)
             return
-        try:
-            self.client.delete_registered_model(self.name)
-        except MlflowException as exc:
-            if exc.error_code not in _GONE:
-                raise
+        self._delete(current, action="release")
+
+    def is_stale(self, lock: LockInstance) -> bool:
+        return lock.released or lock.expires_at() < self._clock()
+
+    # --------------------------------------------------------------- internals
+
+    def _took(self, lock: LockInstance) -> None:
+        self.held = True
+        self._created_ms = lock.created_ms
+
+    def _description(self) -> str:
+        return (
+            f"Lock held by churn-registry-ops while changing '{self.model_name}' "
+            f"({self.operation}, {self.owner}). It is stale {self.lease_seconds:.0f} s after its "
+            "last update; a stale lock is broken by the next operation, or may be deleted by hand."
+        )
 
     def _try_create(self) -> bool:
-        now = self._clock()
         tags = {
-            OWNER_TAG: self.owner,
-            EXPIRES_TAG: f"{now + self.lease_seconds:.3f}",
-            OPERATION_TAG: self.operation,
-            FOR_TAG: self.model_name,
+            t.LOCK_OWNER: self.owner,
+            t.LOCK_LEASE: f"{self.lease_seconds:g}",
+            t.LOCK_OPERATION: self.operation,
+            t.LOCK_FOR: self.model_name,
         }
         try:
-            self.client.create_registered_model(
-                self.name,
-                tags=tags,
-                description=(
-                    f"Lock held by churn-registry-ops while changing '{self.model_name}'. "
-                    f"Safe to delete once past its {EXPIRES_TAG} tag (epoch seconds)."
-                ),
+            rm = self.client.create_registered_model(
+                self.name, tags=tags, description=self._description()
             )
         except MlflowException as exc:
             # GONE: the SQL store re-reads the clashing row, which its holder may just have deleted
             if exc.error_code in _TAKEN or exc.error_code in _GONE:
                 return False
+            if exc.error_code in _DENIED:
+                raise RegistryLockPermission(self.name, "create", exc.message) from None
             raise
+        self._created_ms = int(rm.creation_timestamp or 0)
         return True
 
-    def _read(self) -> dict[str, str] | None:
+    def _read(self) -> LockInstance | None:
         try:
-            return dict(self.client.get_registered_model(self.name).tags)
+            rm = self.client.get_registered_model(self.name)
         except MlflowException as exc:
             if exc.error_code in _GONE:
                 return None
             raise
+        tags = dict(rm.tags or {})
+        try:
+            lease = float(tags.get(t.LOCK_LEASE, ""))
+        except ValueError:
+            lease = self.lease_seconds  # missing or unparsable: the default lease
+        if not lease > 0:
+            lease = self.lease_seconds
+        return LockInstance(
+            owner=tags.get(t.LOCK_OWNER),
+            operation=tags.get(t.LOCK_OPERATION),
+            created_ms=int(rm.creation_timestamp or 0),
+            updated_ms=int(rm.last_updated_timestamp or rm.creation_timestamp or 0),
+            lease_seconds=min(lease, self.max_lease_seconds),
+            released=tags.get(t.LOCK_RELEASED) == "true",
+        )
 
-    def _break_stale(self, stale_owner: str) -> None:
+    def _break_stale(self, stale: LockInstance) -> None:
         current = self._read()
-        if current is None or current.get(OWNER_TAG) != stale_owner:
-            return  # already broken or re-taken by someone else: just retry
-        _log.warning("breaking expired registry lock %s held by %s", self.name, stale_owner)
+        if (
+            current is None
+            or current.created_ms != stale.created_ms
+            or current.owner != stale.owner
+            or not self.is_stale(current)
+        ):
+            return  # released, re-taken or renewed meanwhile: just retry
+        _log.warning(
+            "breaking expired registry lock %s (%s)", self.name, current.describe(self._clock())
+        )
+        self._delete(current, action="break the stale")
+
+    def _delete(self, instance: LockInstance, *, action: str) -> None:
         try:
             self.client.delete_registered_model(self.name)
         except MlflowException as exc:
-            if exc.error_code not in _GONE:
-                raise
-
-
-def _describe(tags: dict[str, str]) -> str:
-    expires = float(tags.get(EXPIRES_TAG, "0"))
-    left = expires - time.time()
-    return (
-        f"owner {tags.get(OWNER_TAG, '?')}, operation {tags.get(OPERATION_TAG, '?')}, "
-        f"lease ends in {left:.0f} s"
-    )
+            if exc.error_code in _GONE:
+                return
+            if exc.error_code in _DENIED:
+                raise RegistryLockPermission(
+                    self.name, f"{action} (owner {instance.owner or '?'})", exc.message
+                ) from None
+            raise

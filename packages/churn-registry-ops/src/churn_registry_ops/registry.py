@@ -1,118 +1,63 @@
 """Registry facade: champion / challenger roles over MLflow aliases or legacy stages.
 
-Both modes expose the same operations:
+The roles live in a `RoleBackend` (`backends.py`) picked by the mode; this facade owns what both
+modes share:
 
-| role              | aliases mode (default, UC-ready)     | stages mode (legacy registry)    |
-|-------------------|--------------------------------------|----------------------------------|
-| champion          | alias `champion`                     | stage Production                 |
-| challenger        | alias `challenger`                   | stage Staging                    |
-| archived          | tag `churn_archived=true` (+ reason) | stage Archived (+ the same tags) |
-| previous champion | alias `previous_champion`            | registered-model tag             |
-
-Every mutating operation runs under `RegistryLock`, re-reads the state, compares it with what the
-caller expected (check-then-set) and raises `ConcurrentRegistryChange` before writing anything if
-it differs. Writes are ordered so that a crash half-way never leaves the model without a champion:
-the new champion is set before the old one is archived.
+- **Check-then-set under the lock.** Every mutation runs under `RegistryLock`, re-reads the state,
+  compares it with what the caller expected and raises `ConcurrentRegistryChange` before writing
+  anything if it differs. Every write renews (verifies and extends) the lock's lease first.
+- **Every intermediate state is valid.** A multi-write change first records its intent in the
+  registered-model tag `churn_pending_change`, then writes in an order where a crash at any point
+  leaves exactly one champion and champion != challenger (a promoted challenger loses the
+  challenger role before it gains the champion role; a new champion is set before the old one is
+  archived), and clears the intent last. `problems()` reports a half-applied change;
+  `repair()` (`churn repair`) completes it, and so does the next mutation, before its own check.
+- **Tags only from `tags.py`.**
 """
 
 from __future__ import annotations
 
-import warnings
+import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict
 
 from churn_registry_ops import tags as t
+from churn_registry_ops.backends import BACKENDS, RoleBackend
 from churn_registry_ops.errors import (
     ConcurrentRegistryChange,
     InvalidRegistryOperation,
-    ModelNotFound,
     NoChallenger,
     NoChampion,
     NoPreviousChampion,
-    VersionNotFound,
+    OlderThanChallenger,
     VersionNotValidated,
 )
 from churn_registry_ops.lock import RegistryLock
+from churn_registry_ops.state import (
+    UNCHECKED,
+    Expected,
+    Mode,
+    ModelVersionInfo,
+    RegistryState,
+    Role,
+    _Unchecked,
+)
+from churn_registry_ops.store import ModelStore, norm_version
 
 if TYPE_CHECKING:
     from churn_registry_ops.comparison import Decision
-    from churn_registry_ops.sanity import SanityReport
+    from churn_registry_ops.report import SanityReport
 
-Mode = Literal["aliases", "stages"]
-Role = Literal["champion", "challenger", "archived", "none"]
+_log = logging.getLogger(__name__)
 
-_PRODUCTION, _STAGING, _ARCHIVED = "Production", "Staging", "Archived"
-_GONE = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
-
-
-class _Unchecked(Enum):
-    UNCHECKED = "unchecked"
-
-
-#: Default of the optional `expected_*` arguments: do not compare that role.
-UNCHECKED = _Unchecked.UNCHECKED
-
-Expected = str | int | None | _Unchecked
-
-
-class RegistryState(BaseModel):
-    """Who holds which role; pass it back to a mutating call to make it check-then-set."""
-
-    model_config = ConfigDict(frozen=True)
-
-    champion: str | None = None
-    challenger: str | None = None
-    previous_champion: str | None = None
-
-
-class ModelVersionInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    version: str
-    run_id: str | None
-    source: str
-    status: str
-    created_at: datetime
-    role: Role
-    is_previous_champion: bool
-    aliases: list[str]
-    stage: str | None
-    validation: str | None
-    validation_reason: str | None
-    decision: str | None
-    decision_reason: str | None
-    archived_reason: str | None
-    metrics: dict[str, float]
-    tags: dict[str, str]
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-
-@contextmanager
-def _legacy_stages_api() -> Iterator[None]:
-    """Silence MLflow's stage deprecation FutureWarning, only around the calls that emit it.
-
-    Stages mode exists for the legacy workspace registry, which has no other way to express
-    Production/Staging; the warning is about the API we deliberately chose, not a bug to fix.
-    `warnings.catch_warnings` is process-global state: these calls only run under the registry
-    lock, so two of them never interleave within one process.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r".*Model registry stages will be removed", category=FutureWarning
-        )
-        yield
+__all__ = ["UNCHECKED", "Expected", "ModelRegistry", "ModelVersionInfo", "RegistryState"]
 
 
 class ModelRegistry:
@@ -130,40 +75,26 @@ class ModelRegistry:
         lock_lease_seconds: float = 120.0,
         lock_wait_seconds: float = 30.0,
     ) -> None:
-        if mode not in ("aliases", "stages"):
-            raise ValueError(f"registry mode must be 'aliases' or 'stages', got {mode!r}")
         self.client = client
         self.model_name = model_name
         self.mode: Mode = mode
+        self.backend: RoleBackend = BACKENDS[mode]()
+        self.store = ModelStore(client, model_name)
         self.lock_lease_seconds = lock_lease_seconds
         self.lock_wait_seconds = lock_wait_seconds
 
     # ------------------------------------------------------------------ reads
 
     def state(self) -> RegistryState:
-        if self.mode == "aliases":
-            aliases = self._registered_model().aliases or {}
-            return RegistryState(
-                champion=_opt(aliases.get(t.CHAMPION_ALIAS)),
-                challenger=_opt(aliases.get(t.CHALLENGER_ALIAS)),
-                previous_champion=_opt(aliases.get(t.PREVIOUS_CHAMPION_ALIAS)),
-            )
-        rm = self._registered_model()
-        versions = self._search_versions()
-        return RegistryState(
-            champion=_newest(str(v.version) for v in versions if v.current_stage == _PRODUCTION),
-            challenger=_newest(str(v.version) for v in versions if v.current_stage == _STAGING),
-            previous_champion=_opt(rm.tags.get(t.PREVIOUS_CHAMPION)),
-        )
+        return self.backend.state(self.store)
 
     def versions(self, run_metrics: Sequence[str] = ()) -> list[ModelVersionInfo]:
         """All versions, newest first. `run_metrics` names training-run metrics to add."""
         state = self.state()
-        infos = [self._info(mv, state, run_metrics) for mv in self._search_versions()]
-        return sorted(infos, key=lambda i: int(i.version), reverse=True)
+        return [self._info(mv, state, run_metrics) for mv in self.store.versions()]
 
     def version(self, version: str | int) -> ModelVersionInfo:
-        return self._info(self._get_version(version), self.state(), ())
+        return self._info(self.store.version(version), self.state(), ())
 
     def champion(self) -> ModelVersionInfo | None:
         v = self.state().champion
@@ -190,44 +121,72 @@ class ModelRegistry:
         return info
 
     def newest_unchecked(self) -> ModelVersionInfo | None:
-        """Newest READY version that carries no validation tag yet."""
-        state = self.state()
-        candidates = [
-            mv
-            for mv in self._search_versions()
-            if mv.status == "READY" and t.VALIDATION not in (mv.tags or {})
-        ]
-        if not candidates:
-            return None
-        newest = max(candidates, key=lambda mv: int(mv.version))
-        return self._info(newest, state, ())
+        """Newest READY version that carries no validation tag yet (each fetched with its tags)."""
+        state = None
+        for mv in self.store.versions():
+            if mv.status == "READY" and t.VALIDATION not in (mv.tags or {}):
+                state = state or self.state()
+                return self._info(mv, state, ())
+        return None
 
     def model_uri(self, version: str | int) -> str:
-        return f"models:/{self.model_name}/{_norm(version)}"
+        return f"models:/{self.model_name}/{norm_version(version)}"
+
+    def pending_change(self) -> dict[str, Any] | None:
+        """The intent of a change that was interrupted half-way, if any."""
+        raw = (self.store.registered_model().tags or {}).get(t.PENDING_CHANGE)
+        if not raw:
+            return None
+        try:
+            intent = json.loads(raw)
+        except ValueError:
+            return {"op": "unreadable", "raw": raw}
+        return intent if isinstance(intent, dict) else {"op": "unreadable", "raw": raw}
+
+    def problems(self) -> list[str]:
+        """Inconsistencies a crash can leave; `repair()` fixes each of them."""
+        found = []
+        intent = self.pending_change()
+        if intent is not None:
+            found.append(f"half-applied change: {_describe(intent)}")
+        state = self.state()
+        if state.champion is not None and state.champion == state.challenger:
+            found.append(f"version {state.champion} is both champion and challenger")
+        if state.champion is not None:
+            tags = self.store.version(state.champion).tags or {}
+            if tags.get(t.ARCHIVED) == "true":
+                found.append(f"the champion, version {state.champion}, is tagged archived")
+            others = self.backend.other_champions(self.store, state.champion)
+            if others:
+                found.append(f"versions {others} are also in stage Production")
+        return found
 
     # ------------------------------------------------------------ validation
 
     def record_validation(self, version: str | int, report: SanityReport) -> None:
-        """Tag a version with its sanity-check outcome (passed, or failed with the reason)."""
-        v = self._get_version(version).version
-        self._tag(v, t.VALIDATION, t.PASSED if report.passed else t.FAILED)
-        self._tag(v, t.VALIDATION_REASON, report.summary())
-        self._tag(v, t.VALIDATED_AT, _now())
-
-    def record_metrics(self, version: str | int, metrics: dict[str, float]) -> None:
-        """Key metrics as `churn_metric_<name>` tags (shown by `versions()`)."""
-        v = self._get_version(version).version
-        for name, value in metrics.items():
-            self._tag(v, f"{t.METRIC_PREFIX}{name}", repr(float(value)))
+        """Tag a version with its sanity-check outcome (passed, or failed with the reasons)."""
+        v = str(self.store.version(version).version)
+        self.store.set_version_tag(v, t.VALIDATION, t.PASSED if report.passed else t.FAILED)
+        self.store.set_version_tag(v, t.VALIDATION_REASON, report.summary())
+        if report.passed:
+            self.store.delete_version_tag(v, t.VALIDATION_FAILED_CHECKS)
+        else:
+            failed = ",".join(dict.fromkeys(report.failure_reasons))
+            self.store.set_version_tag(v, t.VALIDATION_FAILED_CHECKS, failed)
+        self.store.set_version_tag(v, t.VALIDATED_AT, _now())
 
     # -------------------------------------------------------------- mutations
 
     def make_challenger(
         self, version: str | int, *, expected_challenger: Expected = UNCHECKED
     ) -> RegistryState:
-        """A validated version becomes challenger; a replaced challenger is archived."""
-        v = _norm(version)
-        with self._locked("make_challenger") as lock:
+        """A validated version becomes challenger; a replaced (older) challenger is archived.
+
+        `OlderThanChallenger` if the current challenger is newer: it is never replaced by an
+        older version (two validations finishing out of order).
+        """
+        v = norm_version(version)
+        with self._locked("make_challenger"):
             state = self.state()
             self._check(state, expected_challenger=expected_challenger)
             self._require_validated(v)
@@ -238,11 +197,9 @@ class ModelRegistry:
                 )
             if v == state.challenger:
                 return state
-            lock.verify()
-            self._assign_challenger(v)
-            self._unarchive(v)
-            if state.challenger is not None:
-                self._archive(state.challenger, f"superseded by challenger version {v}")
+            if state.challenger is not None and int(state.challenger) > int(v):
+                raise OlderThanChallenger(self.model_name, v, state.challenger)
+            self._run({"op": "challenger", "version": v, "old": state.challenger})
         return self.state()
 
     def promote(
@@ -259,7 +216,7 @@ class ModelRegistry:
         yet); the call refuses if the registry no longer matches it.
         """
         return self._promote(
-            _norm(version),
+            norm_version(version),
             expected_champion=expected_champion,
             expected_challenger=expected_challenger,
             reason=reason,
@@ -281,42 +238,40 @@ class ModelRegistry:
         expected_challenger: Expected = UNCHECKED,
     ) -> RegistryState:
         """Archive a version that is not the champion (e.g. a rejected challenger)."""
-        v = _norm(version)
-        with self._locked("archive") as lock:
+        v = norm_version(version)
+        with self._locked("archive"):
             state = self.state()
             self._check(
                 state, expected_champion=expected_champion, expected_challenger=expected_challenger
             )
-            self._get_version(v)
+            self.store.version(v)
             if v == state.champion:
                 raise InvalidRegistryOperation(
                     f"Model '{self.model_name}' version {v} is the champion and cannot be "
                     "archived; promote another version or `churn rollback` first."
                 )
-            lock.verify()
-            self._archive(v, reason)
+            self._run({"op": "archive", "version": v, "reason": reason})
         return self.state()
 
     def rollback(
         self, *, expected_champion: str | int | None, reason: str = "rolled back"
     ) -> RegistryState:
         """The previous champion becomes champion again; the current one is archived."""
-        with self._locked("rollback") as lock:
+        with self._locked("rollback"):
             state = self.state()
             self._check(state, expected_champion=expected_champion)
             previous = state.previous_champion
             if previous is None:
                 raise NoPreviousChampion(self.model_name)
-            self._get_version(previous)
-            lock.verify()
-            self._assign_champion(previous)
-            self._unarchive(previous)
-            self._tag(previous, t.PROMOTED_AT, _now())
-            self._set_previous(None)
-            if state.challenger == previous and self.mode == "aliases":
-                self._delete_alias(t.CHALLENGER_ALIAS)
-            if state.champion is not None and state.champion != previous:
-                self._archive(state.champion, f"{reason}: replaced by version {previous}")
+            self.store.version(previous)
+            self._run(
+                {
+                    "op": "rollback",
+                    "version": previous,
+                    "old": state.champion,
+                    "reason": f"{reason}: replaced by version {previous}",
+                }
+            )
         return self.state()
 
     def apply_decision(
@@ -351,21 +306,41 @@ class ModelRegistry:
                 reason="challenger won the comparison",
                 extra_tags=decision_tags,
             )
-        with self._locked("reject") as lock:
+        with self._locked("reject"):
             state = self.state()
             self._check(
                 state,
                 expected_champion=expected.champion,
                 expected_challenger=expected.challenger,
             )
-            lock.verify()
             for key, value in decision_tags.items():
-                self._tag(expected.challenger, key, value)
-            self._archive(
-                expected.challenger,
-                f"rejected against champion version {expected.champion}",
+                self.store.set_version_tag(expected.challenger, key, value)
+            self._run(
+                {
+                    "op": "archive",
+                    "version": expected.challenger,
+                    "reason": f"rejected against champion version {expected.champion}",
+                }
             )
         return self.state()
+
+    def repair(self) -> list[str]:
+        """Complete a half-applied change and fix what `problems()` reports; returns what it did."""
+        with self._locked("repair"):
+            done = self._complete_pending()
+            state = self.state()
+            if state.champion is not None and state.champion == state.challenger:
+                self.backend.clear_challenger(self.store, state.challenger)
+                done.append(f"version {state.champion} is no longer also the challenger")
+            if state.champion is not None:
+                v = state.champion
+                if (self.store.version(v).tags or {}).get(t.ARCHIVED) == "true":
+                    self._unarchive(v)
+                    done.append(f"the champion, version {v}, is no longer tagged archived")
+                for other in self.backend.other_champions(self.store, v):
+                    self._archive(other, f"replaced by version {v}")
+                    done.append(f"version {other} archived (a second Production version)")
+        return done
 
     # --------------------------------------------------------------- internals
 
@@ -378,7 +353,7 @@ class ModelRegistry:
         reason: str,
         extra_tags: dict[str, str],
     ) -> RegistryState:
-        with self._locked("promote") as lock:
+        with self._locked("promote"):
             state = self.state()
             self._check(
                 state, expected_champion=expected_champion, expected_challenger=expected_challenger
@@ -388,30 +363,67 @@ class ModelRegistry:
                 raise InvalidRegistryOperation(
                     f"Model '{self.model_name}' version {v} is already the champion."
                 )
-            lock.verify()
-            old = state.champion
-            if old is not None:
-                self._set_previous(old)
-            self._assign_champion(v)
-            if state.challenger == v and self.mode == "aliases":
-                self._delete_alias(t.CHALLENGER_ALIAS)
-            self._unarchive(v)
-            self._tag(v, t.PROMOTED_AT, _now())
-            extra_tags = {t.DECISION: "promoted", t.DECISION_REASON: reason, **extra_tags}
-            for key, value in extra_tags.items():
-                self._tag(v, key, value)
-            if old is not None:
-                self._archive(old, f"replaced by version {v} ({reason})")
-            if self.mode == "stages":  # the legacy registry allows several Production versions
-                for mv in self._search_versions():
-                    other = str(mv.version)  # search results carry int versions
-                    if mv.current_stage == _PRODUCTION and other not in (v, old):
-                        self._archive(other, f"replaced by version {v}")
+            # the decision is recorded on the version before any role moves
+            for key, value in {
+                t.DECISION: "promoted",
+                t.DECISION_REASON: reason,
+                **extra_tags,
+            }.items():
+                self.store.set_version_tag(v, key, value)
+            self._run({"op": "promote", "version": v, "old": state.champion, "reason": reason})
         return self.state()
+
+    def _run(self, intent: dict[str, Any]) -> None:
+        """Record the intent, apply it (idempotent steps), clear it."""
+        self.store.set_model_tag(t.PENDING_CHANGE, t.tag_value(json.dumps(intent)))
+        self._apply(intent)
+        self.store.delete_model_tag(t.PENDING_CHANGE)
+
+    def _apply(self, intent: dict[str, Any]) -> None:
+        """Bring the registry from any point of `intent`'s write sequence to its end."""
+        op, v = intent.get("op"), intent.get("version")
+        old, reason = intent.get("old"), str(intent.get("reason", op))
+        if op in ("promote", "rollback") and v:
+            # 1. v stops being challenger: champion (old) != challenger (none) at every point
+            self.backend.clear_challenger(self.store, v)
+            # 2. the version to roll back to; rollback leaves none
+            if op == "promote" and old and old != v:
+                self.backend.set_previous(self.store, old)
+            # 3. the switch: one write
+            self.backend.set_champion(self.store, v)
+            self._unarchive(v)
+            self.store.set_version_tag(v, t.PROMOTED_AT, _now())
+            if op == "rollback":
+                self.backend.set_previous(self.store, None)
+            # 4. the old champion steps down only after the new one is in place
+            if old and old != v:
+                self._archive(
+                    old, reason if op == "rollback" else f"replaced by version {v} ({reason})"
+                )
+            for other in self.backend.other_champions(self.store, v):
+                self._archive(other, f"replaced by version {v}")
+        elif op == "challenger" and v:
+            self.backend.set_challenger(self.store, v)
+            self._unarchive(v)
+            if old and old != v:
+                self._archive(old, f"superseded by challenger version {v}")
+        elif op == "archive" and v:
+            self._archive(v, reason)
+        else:
+            _log.warning("dropping an unreadable pending change on %s: %s", self.model_name, intent)
+
+    def _complete_pending(self) -> list[str]:
+        intent = self.pending_change()
+        if intent is None:
+            return []
+        _log.warning("completing a half-applied change on %s: %s", self.model_name, intent)
+        self._apply(intent)
+        self.store.delete_model_tag(t.PENDING_CHANGE)
+        return [f"completed {_describe(intent)}"]
 
     @contextmanager
     def _locked(self, operation: str) -> Iterator[RegistryLock]:
-        self._registered_model()  # a clear ModelNotFound before any lock is taken
+        self.store.registered_model()  # a clear ModelNotFound before any lock is taken
         with RegistryLock(
             self.client,
             self.model_name,
@@ -419,7 +431,13 @@ class ModelRegistry:
             lease_seconds=self.lock_lease_seconds,
             wait_seconds=self.lock_wait_seconds,
         ) as lock:
-            yield lock
+            self.store.before_write = lock.renew
+            try:
+                if operation != "repair":
+                    self._complete_pending()  # the caller's check then sees the completed state
+                yield lock
+            finally:
+                self.store.before_write = None
 
     def _check(
         self,
@@ -435,124 +453,44 @@ class ModelRegistry:
         ):
             if isinstance(expected, _Unchecked):
                 continue
-            want = None if expected is None else _norm(expected)
+            want = None if expected is None else norm_version(expected)
             if want != actual:
                 changes.append(f"the {role} is now {_label(actual)}, expected {_label(want)}")
         if changes:
             raise ConcurrentRegistryChange(self.model_name, "; ".join(changes))
 
     def _require_validated(self, v: str) -> None:
-        tags = self._get_version(v).tags or {}
+        tags = self.store.version(v).tags or {}
         status = tags.get(t.VALIDATION)
         if status != t.PASSED:
             raise VersionNotValidated(
                 self.model_name, v, status, tags.get(t.VALIDATION_REASON, "no reason recorded")
             )
 
-    def _assign_champion(self, v: str) -> None:
-        if self.mode == "aliases":
-            self.client.set_registered_model_alias(self.model_name, t.CHAMPION_ALIAS, v)
-        else:
-            self._transition(v, _PRODUCTION)
-
-    def _assign_challenger(self, v: str) -> None:
-        if self.mode == "aliases":
-            self.client.set_registered_model_alias(self.model_name, t.CHALLENGER_ALIAS, v)
-        else:
-            self._transition(v, _STAGING)
-
-    def _set_previous(self, v: str | None) -> None:
-        if self.mode == "aliases":
-            if v is None:
-                self._delete_alias(t.PREVIOUS_CHAMPION_ALIAS)
-            else:
-                self.client.set_registered_model_alias(
-                    self.model_name, t.PREVIOUS_CHAMPION_ALIAS, v
-                )
-        elif v is None:
-            if t.PREVIOUS_CHAMPION in self._registered_model().tags:
-                self.client.delete_registered_model_tag(self.model_name, t.PREVIOUS_CHAMPION)
-        else:
-            self.client.set_registered_model_tag(self.model_name, t.PREVIOUS_CHAMPION, v)
-
     def _archive(self, v: str, reason: str) -> None:
-        if self.mode == "aliases":
-            aliases = self._registered_model().aliases or {}
-            if _opt(aliases.get(t.CHALLENGER_ALIAS)) == v:
-                self._delete_alias(t.CHALLENGER_ALIAS)
-        else:
-            self._transition(v, _ARCHIVED)
-        self._tag(v, t.ARCHIVED, "true")
-        self._tag(v, t.ARCHIVED_REASON, reason)
-        self._tag(v, t.ARCHIVED_AT, _now())
+        self.backend.mark_archived(self.store, v)
+        self.store.set_version_tag(v, t.ARCHIVED, "true")
+        self.store.set_version_tag(v, t.ARCHIVED_REASON, reason)
+        self.store.set_version_tag(v, t.ARCHIVED_AT, _now())
 
     def _unarchive(self, v: str) -> None:
-        present = self._get_version(v).tags or {}
+        present = self.store.version(v).tags or {}
         for key in (t.ARCHIVED, t.ARCHIVED_REASON, t.ARCHIVED_AT):
             if key in present:
-                self.client.delete_model_version_tag(self.model_name, v, key)
-
-    def _transition(self, v: str, stage: str) -> None:
-        with _legacy_stages_api():
-            self.client.transition_model_version_stage(
-                self.model_name, v, stage, archive_existing_versions=False
-            )
-
-    def _delete_alias(self, alias: str) -> None:
-        try:
-            self.client.delete_registered_model_alias(self.model_name, alias)
-        except MlflowException as exc:
-            if exc.error_code not in _GONE:
-                raise
-
-    def _tag(self, v: str, key: str, value: str) -> None:
-        self.client.set_model_version_tag(self.model_name, v, key, t.tag_value(value))
-
-    def _registered_model(self) -> RegisteredModel:
-        try:
-            return self.client.get_registered_model(self.model_name)
-        except MlflowException as exc:
-            if exc.error_code in _GONE:
-                raise ModelNotFound(self.model_name) from exc
-            raise
-
-    def _get_version(self, version: str | int) -> ModelVersion:
-        try:
-            v = _norm(version)
-        except ValueError as exc:
-            raise VersionNotFound(self.model_name, version) from exc
-        try:
-            return self.client.get_model_version(self.model_name, v)
-        except MlflowException as exc:
-            if exc.error_code in _GONE:
-                self._registered_model()  # ModelNotFound if the model itself is missing
-                raise VersionNotFound(self.model_name, v) from exc
-            raise
-
-    def _search_versions(self) -> list[ModelVersion]:
-        name = self.model_name.replace("'", "\\'")
-        found: list[ModelVersion] = []
-        token: str | None = None
-        while True:
-            page = self.client.search_model_versions(
-                f"name='{name}'", max_results=1000, page_token=token
-            )
-            found.extend(page)
-            token = page.token
-            if not token:
-                return found
+                self.store.delete_version_tag(v, key)
 
     def _info(
         self, mv: ModelVersion, state: RegistryState, run_metrics: Sequence[str]
     ) -> ModelVersionInfo:
         tags = dict(mv.tags or {})
         v = str(mv.version)
+        stage = self.backend.stage(mv)
         role: Role
         if v == state.champion:
             role = "champion"
         elif v == state.challenger:
             role = "challenger"
-        elif tags.get(t.ARCHIVED) == "true" or mv.current_stage == _ARCHIVED:
+        elif tags.get(t.ARCHIVED) == "true" or stage == "Archived":
             role = "archived"
         else:
             role = "none"
@@ -563,23 +501,7 @@ class ModelRegistry:
                 metrics.update({k: float(run_data[k]) for k in run_metrics if k in run_data})
             except MlflowException:
                 pass  # a deleted run leaves the version listable
-        for key, value in tags.items():
-            if key.startswith(t.METRIC_PREFIX):
-                try:
-                    metrics[key[len(t.METRIC_PREFIX) :]] = float(value)
-                except ValueError:
-                    continue
-        aliases = [
-            alias
-            for alias, target in {
-                t.CHAMPION_ALIAS: state.champion if self.mode == "aliases" else None,
-                t.CHALLENGER_ALIAS: state.challenger if self.mode == "aliases" else None,
-                t.PREVIOUS_CHAMPION_ALIAS: state.previous_champion
-                if self.mode == "aliases"
-                else None,
-            }.items()
-            if target == v
-        ]
+        metrics.update(t.metrics_from_tags(tags))
         return ModelVersionInfo(
             name=self.model_name,
             version=v,
@@ -589,8 +511,8 @@ class ModelRegistry:
             created_at=datetime.fromtimestamp((mv.creation_timestamp or 0) / 1000, tz=UTC),
             role=role,
             is_previous_champion=v == state.previous_champion,
-            aliases=aliases,
-            stage=mv.current_stage if self.mode == "stages" else None,
+            aliases=self.backend.aliases(v, state),
+            stage=stage,
             validation=tags.get(t.VALIDATION),
             validation_reason=tags.get(t.VALIDATION_REASON),
             decision=tags.get(t.DECISION),
@@ -601,27 +523,17 @@ class ModelRegistry:
         )
 
 
-def _norm(version: str | int) -> str:
-    """A version number as MLflow stores it; anything else is a user mistake, not a crash."""
-    try:
-        n = int(str(version).strip())
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise InvalidRegistryOperation(
-            f"{version!r} is not a model version: versions are whole numbers from 1. "
-            "List them with `churn models`."
-        )
-    return str(n)
-
-
-def _opt(version: object) -> str | None:
-    return None if version in (None, "") else str(version)
-
-
-def _newest(versions: Iterator[str] | Sequence[str]) -> str | None:
-    found = [int(v) for v in versions]
-    return str(max(found)) if found else None
+def _describe(intent: dict[str, Any]) -> str:
+    op, v, old = intent.get("op"), intent.get("version"), intent.get("old")
+    if op == "promote":
+        return f"promote version {v} (champion was {_label(old)})"
+    if op == "rollback":
+        return f"roll back to version {v} (champion was {_label(old)})"
+    if op == "challenger":
+        return f"make version {v} challenger (challenger was {_label(old)})"
+    if op == "archive":
+        return f"archive version {v}"
+    return f"unreadable change {intent.get('raw', intent)!r}"
 
 
 def _label(version: str | None) -> str:

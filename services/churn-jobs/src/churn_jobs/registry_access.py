@@ -15,17 +15,9 @@ if TYPE_CHECKING:
     from churn_model import FeatureSpec
     from churn_registry_ops import ModelRegistry
 
-#: Spark column type -> the MLflow signature type a model trained on it declares
-MLFLOW_TYPES = {
-    "tinyint": "long",
-    "int": "long",
-    "bigint": "long",
-    "smallint": "long",
-    "double": "double",
-    "float": "double",
-    "string": "string",
-    "boolean": "boolean",
-}
+#: Spark column type -> the MLflow signature type a model trained on it declares (one map, owned
+#: by churn-model: it also serves the sanity checks)
+from churn_model.feature_types import MLFLOW_TYPES
 
 
 def registry(ctx: JobContext) -> ModelRegistry:

@@ -195,12 +195,14 @@ def tag_version(
     tags: dict[str, str],
 ) -> None:
     """Lineage, the training run, the estimator and the test metrics on the model version."""
+    from churn_registry_ops.tags import metric_tags
+
     assert logged.version is not None
     version_tags = {
         **tags,
         "training_run_id": logged.run_id,
         "estimator_kind": config.estimator.kind,
-        **{f"churn_metric_test_{k}": f"{v:.6f}" for k, v in test_metrics.items()},
+        **metric_tags({f"test_{k}": v for k, v in test_metrics.items()}),
     }
     client = ctx.mlflow
     for key, value in version_tags.items():
