@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from churn_jobs.cli import app
 from churn_jobs.demo import BASELINE_PARAMS, CODE_CHANGE_PARAMS, _diff, reset_home
 from churn_jobs.errors import UserError
+from churn_jobs.local_platform import LocalPlatform
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -24,7 +25,7 @@ def test_reset_refuses_a_folder_that_is_not_a_churn_store(tmp_path: Path) -> Non
 
 
 def test_reset_empties_a_churn_store_and_accepts_a_missing_one(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+    home = LocalPlatform(tmp_path / "home").ensure_home()  # created (and marked) by churn
     (home / "spark-warehouse" / "churn.db").mkdir(parents=True)
     (home / "mlflow.db").write_bytes(b"")
     reset_home(home)
