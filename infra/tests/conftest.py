@@ -29,7 +29,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def built_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    """The six members' wheels, built once (``uv build``) for every deploy test."""
+    """The members' wheels, built once (``uv build``) for every deploy test."""
     return build_release(REPO_ROOT, tmp_path_factory.mktemp("wheels"), git_state(REPO_ROOT))
 
 

@@ -123,6 +123,27 @@ def test_tuning_grid_is_checked_against_the_estimator() -> None:
         )
 
 
+def test_tuning_candidates_are_the_validated_grid() -> None:
+    config = model_config_from_mapping(
+        {
+            "estimator": {"kind": "logistic_regression", "C": 0.5},
+            "tuning": {"grid": {"C": [1, 10], "class_weight": [None, "balanced"]}},
+        }
+    )
+    candidates = config.tuning_candidates
+    assert [c.params for c in candidates] == [
+        {"C": 1, "class_weight": None},
+        {"C": 1, "class_weight": "balanced"},
+        {"C": 10, "class_weight": None},
+        {"C": 10, "class_weight": "balanced"},
+    ]
+    # typed estimator configs: the grid's ints became the field's floats, the rest is the base
+    assert all(isinstance(c.estimator.C, float) for c in candidates)  # type: ignore[union-attr]
+    assert {c.estimator.max_iter for c in candidates} == {2000}  # type: ignore[union-attr]
+    untuned = model_config_from_mapping({"estimator": {"kind": "random_forest"}})
+    assert untuned.tuning_candidates == ()
+
+
 def test_elasticnet_needs_l1_ratio() -> None:
     with pytest.raises(ModelConfigError, match="needs l1_ratio"):
         model_config_from_mapping(

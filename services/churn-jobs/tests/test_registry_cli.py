@@ -51,8 +51,8 @@ def _roles(home: Path) -> tuple[str | None, str | None]:
 
 def _table_column(output: str, column: str) -> dict[str, str]:
     """version -> the cell of ``column`` in the rich table ``churn models`` prints."""
-    # rich draws the header row with heavy bars (┃) and the body with light ones (│)
-    lines = [line.replace("┃", "│") for line in output.splitlines()]
+    # rich's default box: a heavy bar in the header row, a light one below
+    lines = output.replace("┃", "│").splitlines()
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines]
     rows = [r for r in rows if r]
     header = rows[0]
