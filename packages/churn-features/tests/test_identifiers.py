@@ -45,12 +45,20 @@ def test_anything_else_is_refused_with_the_fix(name: str) -> None:
     assert "fix:" in str(refused.value)
 
 
-def test_sql_statements_quote_schema_and_table_names(spark: SparkSession) -> None:
-    """A schema name that needs quoting works in CREATE DATABASE and VERSION AS OF reads."""
-    name = "t_needs-quoting.small"
+def test_sql_statements_quote_schema_names(spark: SparkSession) -> None:
+    """A schema name that needs quoting (unquoted, `-` is a parse error) is created as named."""
     try:
-        ensure_database(spark, name)
-        version = replace_table(spark.createDataFrame([(1,)], "x int"), name, "a test table")
-        assert read_version(spark, name, version).collect()[0]["x"] == 1
+        ensure_database(spark, "t_needs-quoting.small")
+        assert "t_needs-quoting" in {row[0] for row in spark.sql("SHOW DATABASES").collect()}
     finally:
         spark.sql("DROP DATABASE IF EXISTS `t_needs-quoting` CASCADE")
+
+
+def test_reads_at_a_version_quote_the_table_name(spark: SparkSession) -> None:
+    name = "t_versions.small"
+    first = replace_table(spark.createDataFrame([(1,)], "x int"), name, "a test table")
+    replace_table(spark.createDataFrame([(2,)], "x int"), name, "a test table")
+    try:
+        assert [r["x"] for r in read_version(spark, name, first).collect()] == [1]
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS t_versions CASCADE")
