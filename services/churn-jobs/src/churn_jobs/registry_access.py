@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 #: Spark column type -> the MLflow signature type a model trained on it declares (one map, owned
 #: by churn-model: it also serves the sanity checks)
-from churn_model.feature_types import MLFLOW_TYPES  # noqa: E402
+from churn_model.feature_types import MLFLOW_TYPES
 
 
 def registry(ctx: JobContext) -> ModelRegistry:

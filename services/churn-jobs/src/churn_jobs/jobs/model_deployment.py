@@ -23,6 +23,12 @@ class Params(StrictModel):
         default_factory=dict,
         description="A churn-registry-ops ComparisonRule (default: strictly better ROC AUC).",
     )
+    promote_when_no_champion: bool = Field(
+        default=False,
+        description="With no champion yet (a fresh environment), promote the validated "
+        "challenger instead of failing with NoChampion. Off by default: the first champion is "
+        "a person's decision (`churn promote --version N`); the integration test turns it on.",
+    )
 
     @field_validator("rule")
     @classmethod
@@ -48,6 +54,8 @@ def run(ctx: JobContext, params: Params) -> Any:
         reg = registry(ctx)
         # One read: the decision is made on, and applied against, exactly this state.
         state = reg.state()
+        if state.champion is None and params.promote_when_no_champion:
+            return _promote_first_champion(ctx, reg, state, step)
         # require_*() raise NoChampion (saying how to promote the first) / NoChallenger.
         champion = reg.version(state.champion) if state.champion else reg.require_champion()
         challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
@@ -100,6 +108,37 @@ def run(ctx: JobContext, params: Params) -> Any:
             mlflow.set_tag("churn_decision_applied", "true")
     render(ctx, decision, champion.version, challenger.version, run_id, after)
     return decision
+
+
+def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) -> Any:
+    """No champion to compare against: the validated challenger becomes the first champion."""
+    import mlflow
+
+    challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
+    step(f"no champion: promoting challenger v{challenger.version} (promote_when_no_champion)")
+    ctx.use_experiment()
+    with mlflow.start_run(run_name="model-deployment") as active:
+        mlflow.set_tags(
+            {
+                "job": "model-deployment",
+                "environment": ctx.runtime.environment,
+                "churn_decision": "promote",
+                "churn_decision_reason": "first champion: no champion to compare against",
+            }
+        )
+        after = reg.promote(
+            challenger.version,
+            expected_champion=None,
+            expected_challenger=challenger.version,
+            reason="first champion: no champion to compare against (promote_when_no_champion)",
+        )
+        mlflow.set_tag("churn_decision_applied", "true")
+    ctx.console.print(
+        f"decision: [green]PROMOTED[/] v{challenger.version} as the first champion "
+        f"(promote_when_no_champion); registry now: champion v{after.champion}; "
+        f"decision run {active.info.run_id}"
+    )
+    return after
 
 
 def render(

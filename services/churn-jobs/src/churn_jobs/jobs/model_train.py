@@ -124,6 +124,7 @@ def run(ctx: JobContext, params: Params) -> TrainSummary:
         if version is not None:
             step(f"tagging {ctx.runtime.registered_model_name} version {version}")
             from churn_registry_ops.tags import metric_tags
+
             client = ctx.mlflow
             version_tags = {
                 **tags,
