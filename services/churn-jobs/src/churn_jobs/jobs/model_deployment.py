@@ -114,6 +114,8 @@ def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) ->
     """No champion to compare against: the validated challenger becomes the first champion."""
     import mlflow
 
+    from churn_registry_ops import tags as t
+
     challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
     step(f"no champion: promoting challenger v{challenger.version} (promote_when_no_champion)")
     ctx.use_experiment()
@@ -122,8 +124,8 @@ def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) ->
             {
                 "job": "model-deployment",
                 "environment": ctx.runtime.environment,
-                "churn_decision": "promote",
-                "churn_decision_reason": "first champion: no champion to compare against",
+                t.DECISION: "promote",
+                t.DECISION_REASON: "first champion: no champion to compare against",
             }
         )
         after = reg.promote(
