@@ -42,6 +42,9 @@ def test_churn_model_versions_pass_sanity_and_go_through_deployment(
             info = churn_model.log_model(
                 result.pipeline,
                 result.config,
+                feature_spec=churn_model.FeatureSpec.for_table(
+                    "churn_features", result.config.features.columns, label="churn"
+                ),
                 input_example=result.X_train,
                 registered_model_name=registry.model_name,
             )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import mlflow
 import numpy as np
 import pytest
@@ -192,3 +195,17 @@ def test_unusable_inputs_raise_a_clear_error() -> None:
     # but 0/1 are valid values; 2-d input is not
     with pytest.raises(InvalidComparisonInput, match="1-d"):
         compare(weak, np.column_stack([1 - strong, strong]), y, ComparisonRule())
+
+
+def test_comparison_rule_imports_without_scikit_learn() -> None:
+    """Job parameters are typed with it (`model-deployment`'s `rule`): it must stay cheap."""
+    code = (
+        "import sys; from churn_registry_ops import ComparisonRule; "
+        "from churn_registry_ops.rule import ComparisonRule as R; "
+        "assert ComparisonRule is R; R.model_validate({'metric': 'brier'}); "
+        "print('sklearn' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "False"

@@ -38,7 +38,8 @@ class NoChampion(RegistryOpsError):  # noqa: N818
         super().__init__(
             f"Model '{model_name}' has no champion yet, so there is nothing to compare a "
             "challenger against. Promote the first one by hand: `churn promote --version N` "
-            "(pick a validated version from `churn models`)."
+            "(pick a validated version from `churn models`), or let model-deployment promote "
+            "the validated challenger: set promote_when_no_champion: true in its parameters."
         )
 
 

@@ -151,8 +151,9 @@ class RegistryLock:
             if current is not None and current.owner == self.owner:
                 self._took(current)  # our create succeeded although MLflow reported a clash
                 return
-            if current is not None and self.is_stale(current):
-                self._break_stale(current)
+            if current is not None and self.is_stale(current) and self._break_stale(current):
+                continue  # a stale instance is gone: try to create at once (bounded: each
+                # retry needs another stale instance, which only a lease's end makes)
             if time.monotonic() >= deadline:
                 who = "unknown holder" if current is None else current.describe(self._clock())
                 raise RegistryLocked(self.model_name, self.name, who, self.wait_seconds)
@@ -243,7 +244,8 @@ class RegistryLock:
             released=tags.get(t.LOCK_RELEASED) == "true",
         )
 
-    def _break_stale(self, stale: LockInstance) -> None:
+    def _break_stale(self, stale: LockInstance) -> bool:
+        """Delete the lock if it is still the stale instance observed; True if deleted."""
         current = self._read()
         if (
             current is None
@@ -251,11 +253,12 @@ class RegistryLock:
             or current.owner != stale.owner
             or not self.is_stale(current)
         ):
-            return  # released, re-taken or renewed meanwhile: just retry
+            return False  # released, re-taken or renewed meanwhile: just retry
         _log.warning(
             "breaking expired registry lock %s (%s)", self.name, current.describe(self._clock())
         )
         self._delete(current, action="break the stale")
+        return True
 
     def _delete(self, instance: LockInstance, *, action: str) -> None:
         try:

@@ -23,8 +23,6 @@ DECISION_REASON = "churn_decision_reason"
 DECISION_RUN_ID = "churn_decision_run_id"
 VALIDATION_FAILED_CHECKS = "churn_validation_failed_checks"  # reason codes, comma-separated
 METRIC_PREFIX = "churn_metric_"  # churn_metric_<name> = float, shown by `versions()`
-TRAINING_RUN_ID = "training_run_id"
-ESTIMATOR_KIND = "estimator_kind"
 
 # registered model tags
 PREVIOUS_CHAMPION = "churn_previous_champion"  # stages mode: the legacy registry has no alias

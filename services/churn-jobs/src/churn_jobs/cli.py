@@ -76,6 +76,18 @@ def rollback_command(
         rollback(env, console, assume_yes=yes)
 
 
+@app.command("repair")
+def repair_command(
+    env: EnvOption = "local",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Complete a registry change a crash left half-applied (`churn models` shows it)."""
+    from churn_jobs.registry_cli import repair
+
+    with exit_on_user_error():
+        repair(env, console, assume_yes=yes)
+
+
 @app.command("demo")
 def demo_command(
     env: EnvOption = "local",

@@ -1,4 +1,5 @@
-"""`churn models`, `churn promote`, `churn rollback`: the registry by hand, with confirmation."""
+"""`churn models`, `churn promote`, `churn rollback`, `churn repair`: the registry by hand, with
+confirmation."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def show_models(env: str, console: Console) -> None:
         console.print(f"No versions of {reg.model_name} yet: run `churn run model-train`.")
         return
     console.print(table)
+    for problem in reg.problems():
+        console.print(f"[red]problem:[/] {problem}. Fix: `churn repair --env {env}`")
 
 
 def existing_versions(reg: ModelRegistry) -> list[ModelVersionInfo]:
@@ -80,3 +83,20 @@ def rollback(env: str, console: Console, assume_yes: bool = False) -> None:
     _confirm(ctx, f"Replace champion v{state.champion} by v{state.previous_champion}?", assume_yes)
     after = reg.rollback(expected_champion=state.champion)
     console.print(f"champion: v{after.champion} (rolled back from v{state.champion})")
+
+
+def repair(env: str, console: Console, assume_yes: bool = False) -> None:
+    ctx = _context(env, console)
+    reg = registry(ctx)
+    problems = reg.problems()
+    if not problems:
+        console.print(f"{reg.model_name}: nothing to repair.")
+        return
+    _confirm(ctx, "Repair: " + "; ".join(problems) + "?", assume_yes)
+    for done in reg.repair():
+        console.print(f"repaired: {done}")
+    after = reg.state()
+    console.print(
+        f"champion: v{after.champion}, challenger: "
+        f"{('v' + after.challenger) if after.challenger else 'none'}"
+    )

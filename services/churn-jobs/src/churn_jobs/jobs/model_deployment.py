@@ -25,6 +25,12 @@ class Params(StrictModel):
         default_factory=ComparisonRule,
         description="A churn-registry-ops ComparisonRule (default: strictly better ROC AUC).",
     )
+    promote_when_no_champion: bool = Field(
+        default=False,
+        description="With no champion yet (a fresh environment), promote the validated "
+        "challenger instead of failing with NoChampion. Off by default: the first champion is "
+        "a person's decision (`churn promote --version N`); the integration test turns it on.",
+    )
 
 
 def run(ctx: JobContext, params: Params) -> Any:
@@ -42,6 +48,8 @@ def run(ctx: JobContext, params: Params) -> Any:
         reg = registry(ctx)
         # One read: the decision is made on, and applied against, exactly this state.
         state = reg.state()
+        if state.champion is None and params.promote_when_no_champion:
+            return _promote_first_champion(ctx, reg, state, step)
         # require_*() raise NoChampion (saying how to promote the first) / NoChallenger.
         champion = reg.version(state.champion) if state.champion else reg.require_champion()
         challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
@@ -95,6 +103,39 @@ def run(ctx: JobContext, params: Params) -> Any:
             mlflow.set_tag("churn_decision_applied", "true")
     render(ctx, decision, champion.version, challenger.version, run_id, after)
     return decision
+
+
+def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) -> Any:
+    """No champion to compare against: the validated challenger becomes the first champion."""
+    import mlflow
+
+    from churn_registry_ops import tags as t
+
+    challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
+    step(f"no champion: promoting challenger v{challenger.version} (promote_when_no_champion)")
+    ctx.use_experiment()
+    with mlflow.start_run(run_name="model-deployment") as active:
+        mlflow.set_tags(
+            {
+                "job": "model-deployment",
+                "environment": ctx.runtime.environment,
+                t.DECISION: "promote",
+                t.DECISION_REASON: "first champion: no champion to compare against",
+            }
+        )
+        after = reg.promote(
+            challenger.version,
+            expected_champion=None,
+            expected_challenger=challenger.version,
+            reason="first champion: no champion to compare against (promote_when_no_champion)",
+        )
+        mlflow.set_tag("churn_decision_applied", "true")
+    ctx.console.print(
+        f"decision: [green]PROMOTED[/] v{challenger.version} as the first champion "
+        f"(promote_when_no_champion); registry now: champion v{after.champion}; "
+        f"decision run {active.info.run_id}"
+    )
+    return after
 
 
 def render(

@@ -1,7 +1,11 @@
 """model-validation: sanity-check the newest unchecked version (or a given one), make it challenger.
 
-Runs as the task after model-train (Unity Catalog has no registry webhooks). A failing version is
-tagged with the reasons and the task fails with them; it never becomes challenger.
+Runs as the task after model-train (Unity Catalog has no registry webhooks). Nothing from the
+version runs: its files must be exactly what churn-model writes (else it is refused, tagged with
+the reason), and it is scored through churn-model's skops loader on a labelled sample of the
+held-out reference customers (features looked up through its spec): predictions must vary and
+reach the ROC AUC floor. A failing version is tagged with the reasons and the task fails with
+them; it never becomes challenger.
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ from rich.table import Table
 
 from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
-from churn_jobs.registry_access import expected_contract, registry
+from churn_jobs.registry_access import expected_contract, lookup_frame, registry
 from churn_jobs.settings import StrictModel
 from churn_jobs.snapshots import table_snapshot
 
 
 class Params(StrictModel):
     version: int | None = Field(default=None, description="None: the newest unchecked version")
-    sample_rows: int = Field(default=500, ge=10, description="real feature rows to predict on")
+    sample_rows: int = Field(default=500, ge=10, description="labelled reference rows to score")
+    min_roc_auc: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="ROC AUC floor on the labelled sample"
+    )
     check_requirements: bool = True
     seed: int = 0
 
@@ -26,6 +33,7 @@ class Params(StrictModel):
 def run(ctx: JobContext, params: Params) -> object:
     from pyspark.sql import functions as F
 
+    from churn_features.errors import FeatureTableError
     from churn_model import load_feature_spec
     from churn_registry_ops import SanityCheckFailed
     from churn_registry_ops.validation import validate_version
@@ -44,16 +52,22 @@ def run(ctx: JobContext, params: Params) -> object:
                 )
                 return None
             candidate = found
-        step(f"sampling real feature rows for version {candidate.version}")
+        step(f"sampling labelled reference customers for version {candidate.version}")
         spec = load_feature_spec(candidate.uri)
         features = table_snapshot(ctx).read(spec.lookups[0].table_name)
         names = list(spec.feature_names)
         contract = expected_contract(features, names)
-        sample = (
-            features.orderBy(F.rand(params.seed))
-            .limit(params.sample_rows)
-            .toPandas()[list(contract)]
+        reference_table = ctx.table(ctx.runtime.tables.reference)
+        if not ctx.spark.catalog.tableExists(reference_table):
+            raise FeatureTableError(
+                f"The reference table {reference_table} does not exist.\n"
+                "  fix: run the feature-table-refresh job first"
+            )
+        keys = (
+            ctx.spark.table(reference_table).orderBy(F.rand(params.seed)).limit(params.sample_rows)
         )
+        frame = lookup_frame(ctx, keys, spec)
+        sample, labels = frame[list(contract)], frame[spec.label].to_numpy()
         step(f"checking version {candidate.version}")
         try:
             report = validate_version(
@@ -61,6 +75,8 @@ def run(ctx: JobContext, params: Params) -> object:
                 candidate.version,
                 contract,
                 sample,
+                labels=labels,
+                min_roc_auc=params.min_roc_auc,
                 check_requirements=params.check_requirements,
             )
         except SanityCheckFailed as failed:

@@ -1,0 +1,124 @@
+"""verify_model_dir: a logged churn model passes; any file it did not write is refused, by reading
+files only (a foreign entry file that would leave a marker on import never runs)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+
+from churn_model import FeatureSpec, log_model
+from churn_model.errors import UntrustedModelError
+from churn_model.evaluation import METRIC_NAMES, metrics_from_proba, score
+from churn_model.feature_types import MLFLOW_TYPES, mlflow_type
+from churn_model.training import TrainResult
+from churn_model.verify import load_verified_model, verify_model_dir
+
+
+@pytest.fixture(scope="module")
+def model_dir(
+    mlflow_store: str, trained: TrainResult, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    spec = FeatureSpec.for_table("main.churn.churn_features", trained.config.features.columns)
+    with mlflow.start_run():
+        info = log_model(trained.pipeline, trained.config, feature_spec=spec)
+    target = tmp_path_factory.mktemp("logged")
+    return Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(target)))
+
+
+def test_a_logged_churn_model_is_verified_and_loads_through_skops(
+    model_dir: Path, trained: TrainResult
+) -> None:
+    verify_model_dir(model_dir)  # no exception
+    loaded = load_verified_model(str(model_dir))
+    rows = trained.X_test.head(20)
+    assert np.allclose(loaded.predict_proba(rows), trained.pipeline.predict_proba(rows)[:, 1])
+
+
+def _edit_mlmodel(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        spec = yaml.safe_load((root / "MLmodel").read_text())
+        change(spec)
+        (root / "MLmodel").write_text(yaml.safe_dump(spec))
+
+    return edit
+
+
+def _marker_entry(root: Path) -> None:
+    marker = root.parent / "entry-ran"
+    (root / "pyfunc_entry.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda root: (root / "MLmodel").unlink(), "not_a_model"),
+        (_edit_mlmodel(lambda s: s["flavors"].update(sklearn={})), "foreign_flavor"),
+        (
+            _edit_mlmodel(lambda s: s["flavors"]["python_function"].update(loader_module="x")),
+            "foreign_flavor",
+        ),
+        (
+            _edit_mlmodel(
+                lambda s: s["flavors"]["python_function"].update(model_code_path="/tmp/evil.py")
+            ),
+            "foreign_code",
+        ),
+        (
+            _edit_mlmodel(lambda s: s["flavors"]["python_function"].update(code="code")),
+            "foreign_code",
+        ),
+        (_marker_entry, "foreign_code"),
+        (
+            _edit_mlmodel(
+                lambda s: s["flavors"]["python_function"]["artifacts"].pop("feature_spec")
+            ),
+            "unexpected_artifacts",
+        ),
+        (lambda root: (root / "python_model.pkl").write_bytes(b"x"), "unexpected_files"),
+        (lambda root: (root / "artifacts" / "feature_spec.json").unlink(), "unexpected_files"),
+    ],
+)
+def test_anything_churn_model_did_not_write_is_refused(
+    model_dir: Path, tmp_path: Path, edit: Callable[[Path], None], reason: str
+) -> None:
+    copy = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    edit(copy)
+    with pytest.raises(UntrustedModelError, match="re-train and log it with churn-model") as err:
+        verify_model_dir(copy)
+    assert err.value.reason == reason
+    assert not (tmp_path / "entry-ran").exists()
+
+
+def test_one_type_map_for_spark_pandas_and_mlflow_names() -> None:
+    assert {mlflow_type(n) for n in ("int", "bigint", "int64", "long", "integer")} == {"long"}
+    assert {mlflow_type(n) for n in ("float", "double", "float64", "float32")} == {"double"}
+    assert {mlflow_type(n) for n in ("string", "object", "str")} == {"string"}
+    assert mlflow_type(" BOOLEAN ") == "boolean"
+    assert set(MLFLOW_TYPES.values()) <= {
+        "long",
+        "double",
+        "string",
+        "boolean",
+        "binary",
+        "datetime",
+    }
+    with pytest.raises(ValueError, match="unknown column type"):
+        mlflow_type("decimal(10,2)")
+
+
+def test_score_is_the_metric_behind_metrics_from_proba() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
+    metrics = metrics_from_proba(y, p, 0.4)
+    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall"):
+        threshold = 0.4 if name in ("f1", "precision", "recall") else 0.5
+        assert score(name, y, p, threshold) == pytest.approx(getattr(metrics, name))
+    assert "accuracy" in METRIC_NAMES
+    assert score("accuracy", y, p, 0.4) == pytest.approx(np.mean((p >= 0.4) == y))
