@@ -44,6 +44,24 @@ class RecordedRequest:
 
 
 @dataclass
+class Fault:
+    """An error the fake answers instead of serving a request (``times`` requests, then heals).
+
+    Matches requests whose method is ``method`` and whose path contains ``path_part``.
+    """
+
+    method: str
+    path_part: str
+    status: int = 500
+    error_code: str = "INTERNAL_ERROR"
+    message: str = "injected fault"
+    times: int = 1
+
+    def matches(self, request: RecordedRequest) -> bool:
+        return self.times > 0 and request.method == self.method and self.path_part in request.path
+
+
+@dataclass
 class FakeRun:
     run_id: int
     job_id: int | None
@@ -72,6 +90,7 @@ class FakeWorkspace:
         self.state = FakeState()
         self.requests: list[RecordedRequest] = []
         self.fail_tasks: set[str] = set()
+        self.faults: list[Fault] = []
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -95,6 +114,11 @@ class FakeWorkspace:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def inject(self, fault: Fault) -> Fault:
+        """Answer the next matching request(s) with an error (see ``Fault``)."""
+        self.faults.append(fault)
+        return fault
+
     def mutating_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.mutating]
 
@@ -112,6 +136,10 @@ class FakeWorkspace:
                 return 200, {"oidc_endpoint": f"{self.host}/oidc"}
             if request.authorization != f"Bearer {self.token}":
                 return 401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
+            for fault in self.faults:
+                if fault.matches(request):
+                    fault.times -= 1
+                    return fault.status, {"error_code": fault.error_code, "message": fault.message}
             path = request.path
             for prefix in ("/api/2.2/jobs/", "/api/2.1/jobs/"):
                 if path.startswith(prefix):
@@ -257,6 +285,12 @@ class FakeWorkspace:
                 return 400, {"error_code": "RESOURCE_ALREADY_EXISTS", "message": f"{path} exists"}
             self.state.workspace_files[path] = base64.b64decode(body.get("content", ""))
             return 200, {}
+        if (method, action) == ("GET", "export"):
+            path = request.query["path"]
+            if path not in self.state.workspace_files:
+                return _not_found(f"Path ({path}) doesn't exist.", "RESOURCE_DOES_NOT_EXIST")
+            content = base64.b64encode(self.state.workspace_files[path]).decode("ascii")
+            return 200, {"content": content, "file_type": "whl"}
         if (method, action) == ("GET", "get-status"):
             path = request.query["path"]
             if path in self.state.workspace_files:
@@ -283,6 +317,10 @@ class FakeWorkspace:
                 return 204, None
             if method == "HEAD":
                 return (200, None) if path in self.state.files else (404, None)
+            if method == "GET":
+                if path not in self.state.files:
+                    return _not_found(f"The file {path} does not exist.", "NOT_FOUND")
+                return 200, self.state.files[path]
         return _not_found(f"The fake workspace does not serve {method} fs{action}.")
 
 
@@ -303,10 +341,12 @@ def _handler_for(fake: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
                 self.command, url.path, query, body, self.headers.get("Authorization")
             )
             status, payload = fake.handle(request)
-            data = b"" if payload is None else json.dumps(payload).encode()
+            raw = isinstance(payload, bytes)
+            data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
-            if data:
-                self.send_header("Content-Type", "application/json")
+            if data or raw:
+                kind = "application/octet-stream" if raw else "application/json"
+                self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if data and self.command != "HEAD":

@@ -88,7 +88,7 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
     }
-    assert len(libraries) == 6
+    assert len(libraries) == 5
     assert libraries == set(fake.state.files)
     for path in libraries:
         assert path.startswith("/Volumes/churn_dev/churn/artifacts/releases/")
@@ -99,7 +99,8 @@ def test_wheels_are_uploaded_where_the_libraries_point(
     last_upload = max(i for i, p in enumerate(kinds) if p.startswith("/api/2.0/fs/"))
     first_job = min(i for i, p in enumerate(kinds) if p.startswith("/api/2.2/jobs/"))
     assert last_upload < first_job
-    assert sorted(result.uploaded) == sorted(libraries)
+    uploaded = [a.removeprefix("upload ").split(" (")[0] for a in result.applied]
+    assert sorted(a for a in uploaded if a.endswith(".whl")) == sorted(libraries)
 
 
 def test_workspace_artifact_location_uses_workspace_import(
@@ -183,8 +184,8 @@ def test_dry_run_sends_no_mutating_request_and_shows_a_diff(
     assert changed == {"DEV-churn-model-train", "DEV-churn-initial-model-train-register"}
     # and nothing changed in the fake
     deployed = json.dumps(list(fake.state.jobs.values()))
-    assert 'max_depth\\": 8' not in deployed
-    assert 'max_depth\\": 4' in deployed
+    assert 'max_depth\\":8' not in deployed
+    assert 'max_depth\\":4' in deployed
 
 
 def test_dry_run_on_an_empty_workspace_plans_creates(
@@ -277,28 +278,40 @@ def test_cli_wrong_token_exits_2(
     assert fake.requests  # it did try
 
 
-def _dirty_repo(tmp_path: Path) -> Path:
+def _dirty_repo(tmp_path: Path, how: str) -> Path:
+    """A one-member workspace (churn-jobs) with a tracked change or an untracked source file."""
     repo = tmp_path / "repo"
-    repo.mkdir()
+    member = repo / "services" / "churn-jobs"
+    (member / "src" / "churn_jobs").mkdir(parents=True)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
-    (repo / "pyproject.toml").write_text("[tool.uv.workspace]\nmembers = []\n")
+    (repo / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["services/*"]\n')
+    (member / "pyproject.toml").write_text('[project]\nname = "churn-jobs"\nversion = "0.1.0"\n')
+    (member / "src" / "churn_jobs" / "__init__.py").write_text("")
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "init"], cwd=repo, check=True)
-    (repo / "pyproject.toml").write_text("# changed\n")
+    if how == "tracked":
+        (repo / "pyproject.toml").write_text("# changed\n" + (repo / "pyproject.toml").read_text())
+    else:  # a new module nobody committed would ship inside the wheel
+        (member / "src" / "churn_jobs" / "extra.py").write_text("X = 1\n")
     return repo
 
 
+@pytest.mark.parametrize("how", ["tracked", "untracked"])
 def test_cli_dirty_tree_for_prod_is_refused(
-    tmp_path: Path, fake: FakeWorkspace, fake_infra: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fake: FakeWorkspace,
+    fake_infra: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
     monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
-    repo = _dirty_repo(tmp_path)
+    repo = _dirty_repo(tmp_path, how)
     result = CliRunner().invoke(
         app, ["deploy", "prod", "--infra-dir", str(fake_infra), "--repo-root", str(repo)]
     )
     assert result.exit_code == 2, result.output
-    assert "uncommitted changes" in result.output
+    assert "uncommitted changes or untracked files" in result.output
     assert fake.requests == []  # refused before even authenticating
     assert load_environment("prod", fake_infra).databricks.require_clean_git  # type: ignore[union-attr]
 

@@ -8,18 +8,66 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn_infra.environment import Environment, load_environment
-from churn_jobs.environments import available_environments, load_runtime_settings
+from churn_infra.environment import (
+    Environment,
+    available_environments,
+    load_environment,
+    params_file,
+)
+from churn_jobs.environments import load_runtime_settings, request_for
 from churn_jobs.errors import UserError
+from churn_jobs.runner import job_module
 
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
-def test_every_environment_validates_and_agrees_with_churn_jobs(name: str, infra_dir: Path) -> None:
+def test_every_environment_validates_and_derives_name_and_platform(
+    name: str, infra_dir: Path
+) -> None:
     env = load_environment(name, infra_dir)
-    assert env.runtime == load_runtime_settings(name, infra_dir)
+    assert env.runtime.environment == name
+    assert env.runtime.platform == ("local" if name == "local" else "databricks")
     assert env.is_local == (name == "local")
+    # the churn CLI reads the same file through the loader churn-infra registers
+    assert load_runtime_settings(name, infra_dir) == env.runtime
+    assert request_for("model-train", name, None, infra_dir) == env.request("model-train")
+
+
+@pytest.mark.parametrize("key", ["environment", "platform"])
+def test_derived_runtime_keys_are_refused(tmp_path: Path, infra_dir: Path, key: str) -> None:
+    def add(data: dict) -> None:
+        data["runtime"][key] = "dev" if key == "environment" else "databricks"
+
+    target = _write_env(tmp_path, infra_dir, "dev", add)
+    with pytest.raises(UserError, match=rf"runtime\.{key} .*derived") as caught:
+        load_environment("dev", target)
+    assert f"remove {key}" in str(caught.value)
+
+
+def test_params_override_per_environment(tmp_path: Path) -> None:
+    (tmp_path / "params" / "prod").mkdir(parents=True)
+    (tmp_path / "params" / "model-train.yaml").write_text("a: 1\n")
+    (tmp_path / "params" / "prod" / "model-train.yaml").write_text("a: 2\n")
+    assert params_file("model-train", "dev", tmp_path).parent == tmp_path / "params"
+    assert params_file("model-train", "prod", tmp_path).parent == tmp_path / "params" / "prod"
+
+
+def test_shipped_params_files_are_valid(infra_dir: Path) -> None:
+    for path in sorted((infra_dir / "params").glob("*.yaml")):
+        job = path.stem.removesuffix("-depth8")
+        request = request_for(job, "local", path, infra_dir)
+        job_module(job).Params.model_validate(request.params)
+
+
+def test_a_bad_params_file_fails_loading_through_the_jobs_params_model(
+    tmp_path: Path, infra_dir: Path
+) -> None:
+    target = _write_env(tmp_path, infra_dir, "prod", lambda data: None)
+    params = target / "params" / "model-train.yaml"
+    params.write_text(params.read_text().replace("max_depth: 4", "max_depth: deep"))
+    with pytest.raises(UserError, match=r"(?s)model-train\.yaml is invalid:\n.*max_depth"):
+        load_environment("prod", target)
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
@@ -58,6 +106,7 @@ def test_unknown_environment_lists_the_known_ones(infra_dir: Path) -> None:
 def _write_env(tmp_path: Path, infra_dir: Path, name: str, edit) -> Path:
     target = tmp_path / "infra"
     shutil.copytree(infra_dir / "environments", target / "environments")
+    shutil.copytree(infra_dir / "params", target / "params")
     path = target / "environments" / f"{name}.yaml"
     data = yaml.safe_load(path.read_text())
     edit(data)

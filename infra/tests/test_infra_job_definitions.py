@@ -24,7 +24,7 @@ GIT = GitState(commit="0123456789abcdef0123456789abcdef01234567", dirty=False)
 
 def _jobs(name: str, infra_dir: Path, repo_root: Path) -> list[JobSettings]:
     env = load_environment(name, infra_dir)
-    return build_jobs(env, predict_release(repo_root, GIT), infra_dir)
+    return build_jobs(env, predict_release(repo_root, GIT))
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
@@ -84,14 +84,27 @@ def test_staging_integration_test_runs_the_chain_on_test_tables(
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
-def test_wheels_of_all_members_are_attached(name: str, infra_dir: Path, repo_root: Path) -> None:
+def test_tasks_attach_the_job_wheel_and_its_siblings_only(
+    name: str, infra_dir: Path, repo_root: Path
+) -> None:
     env = load_environment(name, infra_dir)
     assert env.databricks is not None
     release = predict_release(repo_root, GIT)
+    assert release.path.startswith(f"{GIT.short}-")
+    assert len(release.content_hash) == 10
     expected = sorted(
-        f"{env.databricks.artifact_location}/releases/{GIT.short}/{w}" for w in release.wheel_files
+        f"{env.databricks.artifact_location}/releases/{release.path}/{w}"
+        for w in release.wheel_files
     )
-    assert len(expected) == 6
+    # churn-jobs and the four packages it depends on; never the deploy tool itself
+    assert [m.name for m in release.members] == [
+        "churn-features",
+        "churn-jobs",
+        "churn-model",
+        "churn-registry-ops",
+        "churn-scoring",
+    ]
+    assert not any("churn_infra" in w for w in expected)
     for settings in _jobs(name, infra_dir, repo_root):
         assert settings.tags is not None
         assert settings.tags["git_commit"] == GIT.commit

@@ -16,10 +16,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from churn_infra.environment import load_environment, resolve_paths
+from churn_infra.environment import find_infra_dir, load_environment
 from churn_infra.jobs import build_job, build_jobs, job_names
 from churn_infra.release import predict_release
-from churn_jobs.environments import find_infra_dir
 from churn_jobs.errors import UserError
 
 app = typer.Typer(
@@ -49,7 +48,9 @@ def _user_errors() -> Iterator[None]:
 
 
 def _paths(infra_dir: Path | None, repo_root: Path | None) -> tuple[Path, Path]:
-    return resolve_paths(infra_dir, repo_root)
+    """``infra/`` (default: $CHURN_INFRA_DIR, else found from the cwd) and its parent."""
+    infra = (infra_dir or find_infra_dir()).resolve()
+    return infra, (repo_root or infra.parent).resolve()
 
 
 @app.command()
@@ -127,9 +128,9 @@ def show(
         environment = load_environment(env, infra)
         release = predict_release(root)
         if job is None:
-            chosen = build_jobs(environment, release, infra)
+            chosen = build_jobs(environment, release)
         else:
-            chosen = [build_job(environment, job, release, infra)]
+            chosen = [build_job(environment, job, release)]
         console.print_json(json.dumps([s.as_dict() for s in chosen]))
 
 
@@ -155,7 +156,7 @@ def bundle(
 @app.command("environments")
 def list_environments(infra_dir: InfraDir = None) -> None:
     """List the environments and validate each file."""
-    from churn_jobs.environments import available_environments
+    from churn_infra.environment import available_environments
 
     with _user_errors():
         infra = (infra_dir or find_infra_dir()).resolve()
@@ -168,7 +169,7 @@ def list_environments(infra_dir: InfraDir = None) -> None:
 
 
 def _workspace_root(repo_root: Path | None) -> Path:
-    return repo_root.resolve() if repo_root else resolve_paths(None, None)[1]
+    return repo_root.resolve() if repo_root else _paths(None, None)[1]
 
 
 WorkspaceRoot = Annotated[

@@ -1,10 +1,17 @@
-"""An environment file: the jobs' runtime settings plus, for Databricks, where and how to deploy.
+"""Environment files and the repository's ``infra/`` layout: their one owner and one parser.
 
-``infra/environments/<env>.yaml``::
+::
 
-    runtime: {...}          # churn_jobs.settings.RuntimeSettings, what every task receives
-    databricks: {...}       # DatabricksTarget; absent or null for the local environment
-    integration_test: {...} # optional: run the whole chain on separate test tables
+    infra/environments/<env>.yaml   runtime: + databricks: (absent for local) + integration_test:
+    infra/params/<task>.yaml        task parameters shared by all environments
+    infra/params/<env>/<task>.yaml  optional per-environment override of one task's parameters
+
+``load_environment`` reads a file once and returns everything derived from it: the runtime
+settings every task receives (``environment`` is the file's name, ``platform`` is whether a
+``databricks:`` section exists: neither is written in the file), the deploy target, and each
+task's parameters, already validated by that task's own ``Params`` model. ``request`` builds the
+``JobRequest`` a task runs. The ``churn`` CLI reaches this module through the entry point
+``churn.environments`` (see churn_jobs.environments), so the job wheel never looks for ``infra/``.
 
 Credentials never live here: ``workspace`` names a databricks-sdk profile or a host, and the
 token comes from databricks-sdk unified auth (``~/.databrickscfg``, env vars, OAuth, ...).
@@ -12,19 +19,20 @@ token comes from databricks-sdk unified auth (``~/.databrickscfg``, env vars, OA
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from churn_jobs.environments import (
-    environment_file,
-    find_infra_dir,
-    format_validation_error,
-    read_yaml,
-)
-from churn_jobs.errors import UserError
+from churn_infra.errors import InfraError
+from churn_jobs.request import JobRequest, format_validation_error, validate_params
+from churn_jobs.runner import JOBS, job_module, user_error_types
 from churn_jobs.settings import RuntimeSettings
+
+INFRA_DIR_VARIABLE = "CHURN_INFRA_DIR"
+DERIVED_RUNTIME_KEYS = ("environment", "platform")
 
 JOB_NAMES = (
     "feature-table-refresh",
@@ -35,6 +43,71 @@ JOB_NAMES = (
     "integration-test",
 )
 """Short names of every job; the deployed name is ``<ENV>-churn-<job>``."""
+
+TASKS = tuple(JOBS)
+"""Every task key: a churn-jobs job module, its ``churn-<task>`` script and its params file."""
+
+
+# -- the layout --------------------------------------------------------------------------------
+
+
+def find_infra_dir(start: Path | None = None) -> Path:
+    """``$CHURN_INFRA_DIR``; else ``infra/`` found walking up from the cwd; else the ``infra/``
+    folder this package is installed from (an editable workspace install)."""
+    if explicit := os.environ.get(INFRA_DIR_VARIABLE):
+        path = Path(explicit).expanduser().resolve()
+        if not (path / "environments").is_dir():
+            raise InfraError(
+                f"{INFRA_DIR_VARIABLE}={explicit} has no environments/ folder.",
+                "point it at the repository's infra/ directory",
+            )
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "infra" / "environments").is_dir():
+            return folder / "infra"
+    installed_from = Path(__file__).resolve().parents[2]
+    if (installed_from / "environments").is_dir():
+        return installed_from
+    raise InfraError(
+        f"No infra/environments/ folder found in {here} or its parents.",
+        f"run from the churn-mlops checkout, or set {INFRA_DIR_VARIABLE}",
+    )
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InfraError(f"Config file {path} does not exist.", "check the path") from None
+    except yaml.YAMLError as exc:
+        raise InfraError(f"Config file {path} is not valid YAML: {exc}", "fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InfraError(f"Config file {path} must hold a mapping at its top level.", "fix it")
+    return data
+
+
+def available_environments(infra_dir: Path) -> list[str]:
+    return sorted(p.stem for p in (infra_dir / "environments").glob("*.yaml"))
+
+
+def environment_file(name: str, infra_dir: Path) -> Path:
+    path = infra_dir / "environments" / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_environments(infra_dir)) or "none"
+        raise InfraError(f"Unknown environment {name!r} (known: {known}).", "pick one of those")
+    return path
+
+
+def params_file(name: str, environment: str, infra_dir: Path) -> Path:
+    """``params/<env>/<name>.yaml`` if present, else ``params/<name>.yaml``."""
+    override = infra_dir / "params" / environment / f"{name}.yaml"
+    return override if override.is_file() else infra_dir / "params" / f"{name}.yaml"
+
+
+# -- the file format ---------------------------------------------------------------------------
 
 
 class Strict(BaseModel):
@@ -168,11 +241,11 @@ class DatabricksTarget(Strict):
 class IntegrationTest(Strict):
     """Where the integration-test job writes: separate tables, experiment and model."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     schema_name: str = Field(alias="schema")
     experiment: str
     registered_model_name: str
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def apply(self, runtime: RuntimeSettings) -> RuntimeSettings:
         return runtime.model_copy(
@@ -185,22 +258,15 @@ class IntegrationTest(Strict):
 
 
 class Environment(Strict):
+    """One environment file, validated, with the runtime settings and task params it implies."""
+
     name: str
     runtime: RuntimeSettings
     databricks: DatabricksTarget | None = None
     integration_test: IntegrationTest | None = None
-
-    @model_validator(mode="after")
-    def _platform_matches(self) -> Environment:
-        if self.runtime.environment != self.name:
-            raise ValueError(
-                f"runtime.environment is {self.runtime.environment!r} in the file {self.name}.yaml"
-            )
-        if self.runtime.platform == "databricks" and self.databricks is None:
-            raise ValueError("runtime.platform is databricks: add a databricks: section")
-        if self.runtime.platform == "local" and self.databricks is not None:
-            raise ValueError("runtime.platform is local: remove the databricks: section")
-        return self
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="task -> its parameters (params files, validated)"
+    )
 
     @property
     def is_local(self) -> bool:
@@ -209,21 +275,91 @@ class Environment(Strict):
     def job_name(self, job: str) -> str:
         return f"{self.name.upper()}-churn-{job}"
 
+    def runtime_for(self, job: str) -> RuntimeSettings:
+        """The integration-test job runs on its own tables, experiment and model."""
+        if job == "integration-test" and self.integration_test is not None:
+            return self.integration_test.apply(self.runtime)
+        return self.runtime
+
+    def request(self, task: str, job: str | None = None) -> JobRequest:
+        """What ``task`` receives when it runs as part of ``job`` (default: on its own)."""
+        return JobRequest(runtime=self.runtime_for(job or task), params=self.params.get(task, {}))
+
 
 def load_environment(name: str, infra_dir: Path) -> Environment:
-    """Read and validate ``infra_dir/environments/<name>.yaml``.
+    """Read and validate ``environments/<name>.yaml`` and every task's params file.
 
-    Raises UserError naming the known environments, or every invalid field.
+    Raises InfraError naming the known environments, or every invalid field; a bad params file
+    fails here (so ``deploy --dry-run`` catches it), through the task's own ``Params`` model.
     """
     path = environment_file(name, infra_dir)
     data = read_yaml(path)
+    runtime = data.get("runtime")
+    if not isinstance(runtime, dict):
+        raise InfraError(f"{path} has no runtime: mapping.", "add the runtime: section")
+    if derived := [key for key in DERIVED_RUNTIME_KEYS if key in runtime]:
+        raise InfraError(
+            f"{path}: runtime.{' and runtime.'.join(derived)} are derived, not written: the "
+            "environment is the file's name and the platform is databricks exactly when a "
+            "databricks: section is present.",
+            f"remove {', '.join(derived)} from the runtime: section",
+        )
+    platform = "databricks" if data.get("databricks") else "local"
+    document = {
+        **data,
+        "name": name,
+        "runtime": {**runtime, "environment": name, "platform": platform},
+        "params": {task: load_task_params(task, name, infra_dir) for task in TASKS},
+    }
     try:
-        return Environment.model_validate({**data, "name": name})
+        return Environment.model_validate(document)
     except ValidationError as exc:
-        raise UserError(format_validation_error(str(path), exc), "fix the listed fields") from None
+        raise InfraError(format_validation_error(str(path), exc), "fix the listed fields") from None
 
 
-def resolve_paths(infra_dir: Path | None, repo_root: Path | None) -> tuple[Path, Path]:
-    """``infra/`` (default: $CHURN_INFRA_DIR, else found from the cwd) and its parent."""
-    infra = (infra_dir or find_infra_dir()).resolve()
-    return infra, (repo_root or infra.parent).resolve()
+def load_task_params(task: str, environment: str, infra_dir: Path) -> dict[str, Any]:
+    """A task's params file (``{}`` when absent), validated by the task's own ``Params``."""
+    return load_params_file(task, params_file(task, environment, infra_dir))
+
+
+def load_params_file(task: str, path: Path) -> dict[str, Any]:
+    params = read_yaml(path) if path.is_file() else {}
+    try:
+        validate_params(job_module(task).Params, params, str(path))
+    except user_error_types() as exc:  # a library's validator may raise its own error
+        if isinstance(exc, InfraError):
+            raise
+        raise InfraError(f"{path} is invalid:\n  {exc}", "fix the listed fields") from None
+    return params
+
+
+# -- what the `churn` CLI asks for (entry point `churn.environments`) --------------------------
+
+
+class EnvironmentFiles:
+    """The environment loader the ``churn`` CLI finds through its entry point."""
+
+    def runtime(self, environment: str, infra_dir: Path | None = None) -> RuntimeSettings:
+        return load_environment(environment, infra_dir or find_infra_dir()).runtime
+
+    def request(
+        self,
+        job: str,
+        environment: str,
+        params: Path | str | None = None,
+        infra_dir: Path | None = None,
+    ) -> JobRequest:
+        infra = infra_dir or find_infra_dir()
+        env = load_environment(environment, infra)
+        if params is None:
+            return env.request(job)
+        path = params if isinstance(params, Path) else params_file(params, environment, infra)
+        if not path.is_file():
+            raise InfraError(f"Config file {path} does not exist.", "check the path")
+        return JobRequest(runtime=env.runtime_for(job), params=load_params_file(job, path))
+
+    def params_file(self, name: str, environment: str, infra_dir: Path | None = None) -> Path:
+        return params_file(name, environment, infra_dir or find_infra_dir())
+
+
+ENVIRONMENT_FILES = EnvironmentFiles()

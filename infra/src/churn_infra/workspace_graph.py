@@ -85,7 +85,7 @@ class WorkspaceGraph:
 def load_graph(repo_root: Path) -> WorkspaceGraph:
     """Read every member's sibling requirements from its ``pyproject.toml``."""
     root = repo_root.resolve()
-    found = workspace_members(root)
+    found = list(workspace_members(root).values())
     names = {canonicalize_name(m.name): m.name for m in found}
     members: dict[str, Member] = {}
     requires: dict[str, dict[str, SpecifierSet]] = {}

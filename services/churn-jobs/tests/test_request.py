@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from churn_jobs.environments import load_runtime_settings, params_file
+from churn_jobs import environments
 from churn_jobs.errors import UserError
-from churn_jobs.request import JobRequest, parse_request, request_from_files, validate_params
+from churn_jobs.request import JobRequest, parse_request
 from churn_jobs.runner import job_module, run_job, user_error_types
 from churn_jobs.settings import RuntimeSettings
 
@@ -24,24 +24,14 @@ def test_bad_json_and_unknown_keys_are_clear_errors(runtime: RuntimeSettings) ->
         parse_request(payload)
 
 
-def test_every_environment_file_has_valid_runtime_settings(infra_dir: Path) -> None:
-    for path in sorted((infra_dir / "environments").glob("*.yaml")):
-        settings = load_runtime_settings(path.stem, infra_dir)
-        assert settings.environment == path.stem
-
-
-def test_unknown_environment_names_the_known_ones(infra_dir: Path) -> None:
-    with pytest.raises(UserError, match=r"Unknown environment 'nope' \(known: .*local"):
-        load_runtime_settings("nope", infra_dir)
-
-
-def test_params_override_per_environment(tmp_path: Path) -> None:
-    (tmp_path / "environments").mkdir()
-    (tmp_path / "params" / "prod").mkdir(parents=True)
-    (tmp_path / "params" / "model-train.yaml").write_text("a: 1\n")
-    (tmp_path / "params" / "prod" / "model-train.yaml").write_text("a: 2\n")
-    assert params_file("model-train", "dev", tmp_path).parent == tmp_path / "params"
-    assert params_file("model-train", "prod", tmp_path).parent == tmp_path / "params" / "prod"
+def test_without_an_environment_loader_env_names_are_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the job wheel alone (as on a cluster): no distribution registers `churn.environments`
+    monkeypatch.setattr(environments, "entry_points", lambda group: [])
+    with pytest.raises(UserError, match="No environment loader is installed") as caught:
+        environments.load_runtime_settings("local")
+    assert "--settings-json" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +57,6 @@ def test_bad_task_parameters_fail_before_any_work(
         run_job(job, JobRequest(runtime=runtime, params=params), home=tmp_path)
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "spark-warehouse").exists()
-
-
-def test_shipped_params_files_are_valid(infra_dir: Path) -> None:
-    for path in sorted((infra_dir / "params").glob("*.yaml")):
-        job = path.stem.removesuffix("-depth8")
-        request = request_from_files(job, "local", path, infra_dir)
-        validate_params(job_module(job).Params, request.params, str(path))
 
 
 def test_unknown_job_is_a_clear_error() -> None:
