@@ -25,6 +25,7 @@ MEMBERS = {
     "churn-scoring": "packages/churn-scoring",
     "churn-jobs": "services/churn-jobs",
     "churn-infra": "infra",
+    "churn-release": "tools/churn-release",
 }
 SOURCE_DIRS = [f"{path}/src" for path in MEMBERS.values()]
 DIST = ROOT / "dist"
@@ -148,14 +149,14 @@ def bundle(session: nox.Session) -> None:
 def changed(session: nox.Session) -> None:
     """`nox -s changed -- --base origin/main`: members a change touches, and their dependents."""
     workspace(session)
-    session.run("churn-infra", "changed-packages", *session.posargs)
+    session.run("churn-release", "changed-packages", *session.posargs)
 
 
 @nox.session
 def release(session: nox.Session) -> None:
     """`nox -s release -- <package> <version>`: bump one package, check its changelog."""
     workspace(session)
-    session.run("churn-infra", "release", *session.posargs)
+    session.run("churn-release", "release", *session.posargs)
 
 
 if __name__ == "__main__":

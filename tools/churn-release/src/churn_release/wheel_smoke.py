@@ -22,7 +22,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from churn_jobs.errors import UserError
+from churn_release.errors import ReleaseError
 
 IMPORT_EVERY_MODULE = """
 import importlib, pkgutil, sys
@@ -66,7 +66,7 @@ def read_wheel(path: Path) -> BuiltWheel:
             (n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None
         )
         if metadata_file is None:
-            raise UserError(f"{path} has no METADATA.", "rebuild it with `uv build`")
+            raise ReleaseError(f"{path} has no METADATA.", "rebuild it with `uv build`")
         metadata = Parser().parsestr(archive.read(metadata_file).decode())
     requires = tuple(Requirement(line) for line in metadata.get_all("Requires-Dist") or [])
     return BuiltWheel(str(name), version, path, requires)
@@ -107,7 +107,7 @@ def lowest_sibling_pins(
             offered = ", ".join(str(v) for v in sorted(available[sibling])) or "none"
             problems.append(f"{sibling}{specifier} matches no available version ({offered})")
     if problems:
-        raise UserError(
+        raise ReleaseError(
             "Sibling ranges are not satisfiable: " + "; ".join(problems) + ".",
             "fix the ranges in the member's pyproject.toml to admit released sibling versions",
         )
@@ -149,7 +149,7 @@ def smoke_install(
         key=lambda w: w.version,
     )
     if not own:
-        raise UserError(
+        raise ReleaseError(
             f"No {member} wheel in {wheel_dir}.",
             f"build it: `uv build --package {member} --no-sources --out-dir {wheel_dir}`",
         )
@@ -187,7 +187,7 @@ def smoke_install(
     }
     for name, version in {target.name: target.version, **pins}.items():
         if Version(installed.get(str(canonicalize_name(name)), "0")) != version:
-            raise UserError(
+            raise ReleaseError(
                 f"{name} {version} was asked for but {installed.get(name)} got installed.",
                 "check no index serves a package of the same name",
             )
@@ -200,7 +200,7 @@ def smoke_install(
         env=_clean_env(),
     )
     if done.returncode != 0:
-        raise UserError(
+        raise ReleaseError(
             f"{target.name} {target.version} does not import outside the workspace "
             f"(siblings: {_describe(pins)}):\n{done.stderr.strip()[-3000:]}",
             "declare every dependency it imports in its pyproject.toml, with a range its "
@@ -225,7 +225,7 @@ def _uv(*args: str, cwd: Path) -> str:
         command, cwd=cwd, capture_output=True, text=True, check=False, env=_clean_env()
     )
     if done.returncode != 0:
-        raise UserError(
+        raise ReleaseError(
             f"`{' '.join(command)}` failed:\n{(done.stderr or done.stdout).strip()[-3000:]}",
             "see the uv output above",
         )
