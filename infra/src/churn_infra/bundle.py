@@ -22,7 +22,21 @@ WHEEL_DIR = "dist/bundle"
 
 
 def export_bundle(env_name: str, out: Path, *, infra_dir: Path, repo_root: Path) -> list[Path]:
-    """Write ``out/databricks.yml`` and ``out/resources/<job>.yml``; returns the files written."""
+    """Write ``out/databricks.yml`` and ``out/resources/<job>.yml``; returns the files written.
+
+    A file-system error (no space, no permission) is one message naming the folder; the files
+    are rewritten whole on a rerun.
+    """
+    try:
+        return _export(env_name, out, infra_dir=infra_dir, repo_root=repo_root)
+    except OSError as exc:
+        raise InfraError(
+            f"Writing the bundle to {out} failed: {exc.strerror or exc} ({exc.filename or out}).",
+            "fix the folder (space, permissions), then rerun `churn-infra bundle`",
+        ) from None
+
+
+def _export(env_name: str, out: Path, *, infra_dir: Path, repo_root: Path) -> list[Path]:
     env = load_environment(env_name, infra_dir)
     if env.databricks is None:
         raise InfraError(

@@ -62,3 +62,18 @@ def test_bad_task_parameters_fail_before_any_work(
 def test_unknown_job_is_a_clear_error() -> None:
     with pytest.raises(UserError, match="Unknown job 'model-trian'"):
         job_module("model-trian")
+
+
+def test_an_mlflow_failure_in_a_churn_command_is_one_message_and_exit_1() -> None:
+    from mlflow.exceptions import MlflowException
+    from rich.console import Console
+
+    from churn_jobs.runner import exit_on_user_error
+
+    console = Console(record=True, width=200)
+    with pytest.raises(SystemExit) as caught, exit_on_user_error(console):
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST: experiment 7 is gone")
+    assert caught.value.code == 1
+    text = console.export_text()
+    assert "an MLflow request failed: RESOURCE_DOES_NOT_EXIST" in text
+    assert "rerun" in text
