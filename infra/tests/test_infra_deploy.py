@@ -71,6 +71,78 @@ def test_stored_jobs_equal_the_definitions(
         assert fake.state.jobs[done.job_id]["settings"] == plan.settings.as_dict()
         acl = fake.state.permissions[done.job_id]
         assert {"group_name": "churn-operators", "permission_level": "CAN_MANAGE_RUN"} in acl
+        # exactly one owner: prod's run-as service principal (listed once, as owner)
+        owners = [a for a in acl if a["permission_level"] == "IS_OWNER"]
+        assert owners == [
+            {
+                "service_principal_name": "0b7e8a3f-0000-4000-8000-0000000b0a7d",
+                "permission_level": "IS_OWNER",
+            }
+        ]
+        assert sum(a.get("service_principal_name") is not None for a in acl) == 1
+
+
+def test_without_run_as_the_deploying_user_owns_the_jobs(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
+    for done in result.deployed:
+        owners = [
+            a for a in fake.state.permissions[done.job_id] if a["permission_level"] == "IS_OWNER"
+        ]
+        assert owners == [{"user_name": "fake-user@example.com", "permission_level": "IS_OWNER"}]
+
+
+def test_the_fake_enforces_one_owner_like_the_permissions_api(
+    fake: FakeWorkspace, client: WorkspaceClient
+) -> None:
+    from databricks.sdk.errors import InvalidParameterValue
+    from databricks.sdk.service.jobs import JobAccessControlRequest, JobPermissionLevel
+
+    job_id = fake.add_job({"name": "x"})
+    viewers = [
+        JobAccessControlRequest(group_name="users", permission_level=JobPermissionLevel.CAN_VIEW)
+    ]
+    with pytest.raises(InvalidParameterValue, match="exactly one owner"):
+        client.jobs.set_permissions(str(job_id), access_control_list=viewers)
+
+
+def test_deploy_creates_schemas_experiment_folders_and_experiments(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, _ = _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert fake.state.schemas == {"churn_staging.churn", "churn_staging.churn_integration"}
+    assert set(fake.state.experiments) == {
+        "/Shared/churn/staging",
+        "/Shared/churn/staging-integration-test",
+    }
+    assert "/Shared/churn" in fake.state.workspace_dirs
+    assert "create schema churn_staging.churn if absent (created)" in result.applied
+    again, _ = _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert "create schema churn_staging.churn if absent (exists)" in again.applied
+    assert "create experiment /Shared/churn/staging if absent (exists)" in again.applied
+
+
+def test_the_fake_refuses_an_experiment_without_its_parent_folder(
+    fake: FakeWorkspace, client: WorkspaceClient
+) -> None:
+    from databricks.sdk.errors import DatabricksError
+
+    with pytest.raises(DatabricksError, match="Parent directory /Shared/churn does not exist"):
+        client.experiments.create_experiment("/Shared/churn/prod")
+    client.workspace.mkdirs("/Shared/churn")
+    client.experiments.create_experiment("/Shared/churn/prod")
+    # an experiment is no folder: the nested layout the staging file once had fails the same way
+    with pytest.raises(DatabricksError, match="Parent directory /Shared/churn/prod does not"):
+        client.experiments.create_experiment("/Shared/churn/prod/integration-test")
 
 
 def test_wheels_are_uploaded_where_the_libraries_point(

@@ -55,7 +55,8 @@ def test_a_403_on_permissions_names_what_was_applied_and_a_rerun_completes(
     assert caught.value.exit_code == 1
     assert "Deploying staging stopped part-way" in message
     assert "PermissionDenied" in message
-    assert "applied (7):" in message  # the folder, five wheels, the first job
+    # the folder, five wheels, two schemas, the experiments' folder, two experiments, one job
+    assert "applied (12):" in message
     assert "not applied (11):" in message  # its permissions, five more jobs and theirs
     assert "- set the permissions of STAGING-churn-feature-table-refresh" in message
     assert "grant the deploying principal" in message

@@ -6,8 +6,9 @@
 4. ``build_release``: the shipped members' wheels;
 5. ``build_jobs``: the definitions (pure);
 6. ``plan_jobs``: find each job by name (read-only), diff; ``--dry-run`` stops here;
-7. ``apply_changes``: upload, create/reset, permissions, each reported, a failure naming what
-   was applied and what not.
+7. ``apply_changes``: upload; create the schemas, experiment folders and experiments if absent;
+   create/reset each job and set its permissions (one owner); each reported, a failure naming
+   what was applied and what not.
 
 For the local environment, deploy validates the definitions and records them under
 ``$CHURN_HOME/deployments/local/`` instead of uploading anything.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound
 from databricks.sdk.service.jobs import JobSettings
 from rich.console import Console
 from rich.syntax import Syntax
@@ -112,8 +114,10 @@ def deploy(
             return result
         # First mutating request from here on: every check above has passed.
         deployed: list[DeployedJob] = []
-        changes = _release_changes(client, release, target) + _job_changes(
-            client, plans, target, deployed
+        changes = (
+            _release_changes(client, release, target)
+            + _setup_changes(client, env)
+            + _job_changes(client, plans, target, deployed)
         )
         log = apply_changes(
             changes, what=f"Deploying {env.name}", rerun=f"churn-infra deploy {env.name}", out=out
@@ -177,6 +181,56 @@ def _release_changes(
     return changes
 
 
+def _setup_changes(client: WorkspaceClient, env: Environment) -> list[Change]:
+    """What the jobs need but must not create themselves: their schemas (CREATE SCHEMA on the
+    catalog is the deployer's grant, not the job principal's) and their MLflow experiments,
+    whose parent folder MLflow does not create ("Parent directory ... does not exist")."""
+    changes = []
+    for full_name in env.schemas:
+        if "." in full_name:
+            catalog, schema = full_name.split(".", 1)
+            changes.append(
+                Change(
+                    f"create schema {full_name} if absent",
+                    lambda c=catalog, s=schema: _ensure_schema(client, c, s),  # type: ignore[misc]
+                )
+            )
+    folders = sorted({e.rsplit("/", 1)[0] for e in env.experiments if e.count("/") > 1})
+    for folder in folders:
+        changes.append(
+            Change(
+                f"create folder {folder}",
+                lambda f=folder: client.workspace.mkdirs(f),  # type: ignore[misc]
+            )
+        )
+    for experiment in env.experiments:
+        changes.append(
+            Change(
+                f"create experiment {experiment} if absent",
+                lambda e=experiment: _ensure_experiment(client, e),  # type: ignore[misc]
+            )
+        )
+    return changes
+
+
+def _ensure_schema(client: WorkspaceClient, catalog: str, schema: str) -> str:
+    try:
+        client.schemas.get(f"{catalog}.{schema}")
+        return "exists"
+    except NotFound:
+        client.schemas.create(name=schema, catalog_name=catalog)
+        return "created"
+
+
+def _ensure_experiment(client: WorkspaceClient, name: str) -> str:
+    try:
+        client.experiments.get_by_name(name)
+        return "exists"
+    except NotFound:
+        client.experiments.create_experiment(name)
+        return "created"
+
+
 def _job_changes(
     client: WorkspaceClient,
     plans: list[JobPlan],
@@ -185,7 +239,8 @@ def _job_changes(
 ) -> list[Change]:
     """Create or reset each job, then set its permissions (one owner, see access_control_list)."""
     host = (client.config.host or "").rstrip("/")
-    acl = access_control_list(target)
+    deployer = "" if target.stated_owner else (client.current_user.me().user_name or "")
+    acl = access_control_list(target, deployer)
     ids: dict[str, int] = {}
 
     def upsert(plan: JobPlan) -> str:
@@ -202,15 +257,14 @@ def _job_changes(
     changes = []
     for plan in plans:
         changes.append(Change(f"{plan.action} job {plan.name}", lambda p=plan: upsert(p)))  # type: ignore[misc]
-        if acl:
-            changes.append(
-                Change(
-                    f"set the permissions of {plan.name}",
-                    lambda p=plan: client.jobs.set_permissions(  # type: ignore[misc]
-                        str(ids[p.name]), access_control_list=acl
-                    ),
-                )
+        changes.append(
+            Change(
+                f"set the permissions of {plan.name}",
+                lambda p=plan: client.jobs.set_permissions(  # type: ignore[misc]
+                    str(ids[p.name]), access_control_list=acl
+                ),
             )
+        )
     return changes
 
 

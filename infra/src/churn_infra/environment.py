@@ -20,6 +20,7 @@ token comes from databricks-sdk unified auth (``~/.databrickscfg``, env vars, OA
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ from churn_jobs.runner import JOBS, job_module, user_error_types
 from churn_jobs.settings import RuntimeSettings
 
 INFRA_DIR_VARIABLE = "CHURN_INFRA_DIR"
-DERIVED_RUNTIME_KEYS = ("environment", "platform")
+DERIVED_RUNTIME_KEYS = ("environment", "platform", "workspace_profile")
 
 JOB_NAMES = (
     "feature-table-refresh",
@@ -152,6 +153,22 @@ class Autoscale(Strict):
         return self
 
 
+DEDICATED_ACCESS_MODES = ("SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED")
+POOL_ID = re.compile(r"\d{4}-\d{6}-[a-z0-9]+-pool-[a-z0-9]+")
+"""The shape of a Databricks instance pool id; anything else is a placeholder left in a file."""
+
+DEFAULT_TIMEOUTS = {
+    "feature-table-refresh": 3600,
+    "model-train": 3 * 3600,
+    "model-deployment": 3600,
+    "model-inference-batch": 2 * 3600,
+    "initial-model-train-register": 4 * 3600,
+    "integration-test": 4 * 3600,
+}
+"""Seconds a run of each job may take: with max_concurrent_runs 1, a hung run without a timeout
+would make every later scheduled run skip silently."""
+
+
 class Cluster(Strict):
     """The one job cluster every task of a job shares: node types or an instance pool."""
 
@@ -162,13 +179,32 @@ class Cluster(Strict):
     driver_instance_pool_id: str | None = None
     num_workers: int | None = Field(default=None, ge=0)
     autoscale: Autoscale | None = None
-    data_security_mode: Literal["SINGLE_USER", "USER_ISOLATION", "NONE"] = "SINGLE_USER"
+    data_security_mode: str = Field(
+        default="SINGLE_USER",
+        description="Dedicated compute only: SINGLE_USER or DATA_SECURITY_MODE_DEDICATED",
+    )
     policy_id: str | None = None
     spark_conf: dict[str, str] = Field(default_factory=dict)
     custom_tags: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Cluster:
+        if self.data_security_mode not in DEDICATED_ACCESS_MODES:
+            # Unity Catalog models and sparkContext.broadcast (the scoring path) need dedicated
+            # (single-user) compute: standard/shared access mode (USER_ISOLATION) blocks
+            # sparkContext, and NONE has no Unity Catalog at all.
+            raise ValueError(
+                f"data_security_mode {self.data_security_mode!r} is not dedicated compute; the "
+                "jobs use Unity Catalog models and sparkContext.broadcast, which need "
+                f"{' or '.join(DEDICATED_ACCESS_MODES)}"
+            )
+        for field_name in ("instance_pool_id", "driver_instance_pool_id"):
+            pool = getattr(self, field_name)
+            if pool is not None and not POOL_ID.fullmatch(pool):
+                raise ValueError(
+                    f"{field_name} {pool!r} is not an instance pool id (a placeholder?); copy "
+                    "the id from Compute > Pools (it looks like 1117-140523-cube591-pool-7h1sb8tq)"
+                )
         if (self.num_workers is None) == (self.autoscale is None):
             raise ValueError("set exactly one of num_workers or autoscale")
         if (self.node_type_id is None) == (self.instance_pool_id is None):
@@ -193,6 +229,7 @@ class Permission(Strict):
     user_name: str | None = None
     service_principal_name: str | None = None
     level: Literal["CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"]
+    """IS_OWNER is refused here: the owner is ``owner:`` / ``run_as`` (see DatabricksTarget)."""
 
     @model_validator(mode="after")
     def _one_principal(self) -> Permission:
@@ -203,6 +240,8 @@ class Permission(Strict):
 
 
 class RunAs(Strict):
+    """A principal: exactly one of a user name or a service principal's application id."""
+
     user_name: str | None = None
     service_principal_name: str | None = None
 
@@ -211,6 +250,12 @@ class RunAs(Strict):
         if (self.user_name is None) == (self.service_principal_name is None):
             raise ValueError("set exactly one of user_name or service_principal_name")
         return self
+
+    def same_principal(self, permission: Permission) -> bool:
+        return (self.user_name, self.service_principal_name) == (
+            permission.user_name,
+            permission.service_principal_name,
+        )
 
 
 class DatabricksTarget(Strict):
@@ -223,8 +268,14 @@ class DatabricksTarget(Strict):
     notification_emails: list[str] = Field(default_factory=list)
     permissions: list[Permission] = Field(default_factory=list)
     run_as: RunAs | None = None
+    owner: RunAs | None = Field(
+        default=None,
+        description="The job's one IS_OWNER; default: run_as, else the deploying user",
+    )
     max_concurrent_runs: int = Field(default=1, ge=1)
-    timeout_seconds: int = Field(default=0, ge=0, description="Per job run; 0 means no limit")
+    timeouts: dict[str, int] = Field(
+        default_factory=dict, description="Per job, seconds; default DEFAULT_TIMEOUTS"
+    )
     require_clean_git: bool = Field(
         default=False, description="Refuse to deploy from a git tree with uncommitted changes"
     )
@@ -235,7 +286,29 @@ class DatabricksTarget(Strict):
             raise ValueError("artifact_location must start with /Volumes/ or /Workspace/")
         if unknown := sorted(set(self.schedules) - set(JOB_NAMES)):
             raise ValueError(f"schedules name unknown jobs {unknown}; known: {list(JOB_NAMES)}")
+        if unknown := sorted(set(self.timeouts) - set(JOB_NAMES)):
+            raise ValueError(f"timeouts name unknown jobs {unknown}; known: {list(JOB_NAMES)}")
+        if self.max_concurrent_runs == 1 and (
+            zero := [j for j in JOB_NAMES if not self.timeout(j)]
+        ):
+            raise ValueError(
+                f"timeouts of {zero} are 0 (no limit) with max_concurrent_runs 1: one hung run "
+                "would silently skip every later scheduled run; give each job a timeout"
+            )
+        if any(p.level == "IS_OWNER" for p in self.permissions):
+            raise ValueError(
+                "permissions may not grant IS_OWNER: a job has exactly one owner, set with "
+                "owner: (default: run_as, else the deploying user)"
+            )
         return self
+
+    def timeout(self, job: str) -> int:
+        return self.timeouts.get(job, DEFAULT_TIMEOUTS[job])
+
+    @property
+    def stated_owner(self) -> RunAs | None:
+        """The owner the file states (owner:, else run_as); None means the deploying user."""
+        return self.owner or self.run_as
 
 
 class IntegrationTest(Strict):
@@ -268,9 +341,39 @@ class Environment(Strict):
         default_factory=dict, description="task -> its parameters (params files, validated)"
     )
 
+    @model_validator(mode="after")
+    def _experiments_are_siblings(self) -> Environment:
+        if self.integration_test is None:
+            return self
+        main, test = self.runtime.experiment, self.integration_test.experiment
+        if test == main or test.startswith(main.rstrip("/") + "/"):
+            # an experiment is a workspace object, not a folder: nothing can live under it
+            raise ValueError(
+                f"integration_test.experiment {test!r} is {main!r} or under it; an experiment "
+                f"cannot hold another: use a sibling path such as {main.rstrip('/')}-integration"
+            )
+        if self.databricks is not None and not test.startswith("/"):
+            raise ValueError(f"integration_test.experiment {test!r} must be a workspace path")
+        return self
+
     @property
     def is_local(self) -> bool:
         return self.databricks is None
+
+    @property
+    def experiments(self) -> list[str]:
+        found = [self.runtime.experiment]
+        if self.integration_test is not None:
+            found.append(self.integration_test.experiment)
+        return found
+
+    @property
+    def schemas(self) -> list[str]:
+        """``catalog.schema`` of the jobs' tables (and the integration test's)."""
+        found = [self.runtime.database]
+        if self.integration_test is not None:
+            found.append(self.integration_test.apply(self.runtime).database)
+        return found
 
     def job_name(self, job: str) -> str:
         return f"{self.name.upper()}-churn-{job}"
@@ -297,18 +400,25 @@ def load_environment(name: str, infra_dir: Path) -> Environment:
     runtime = data.get("runtime")
     if not isinstance(runtime, dict):
         raise InfraError(f"{path} has no runtime: mapping.", "add the runtime: section")
-    if derived := [key for key in DERIVED_RUNTIME_KEYS if key in runtime]:
+    if written := [key for key in DERIVED_RUNTIME_KEYS if key in runtime]:
         raise InfraError(
-            f"{path}: runtime.{' and runtime.'.join(derived)} are derived, not written: the "
-            "environment is the file's name and the platform is databricks exactly when a "
-            "databricks: section is present.",
-            f"remove {', '.join(derived)} from the runtime: section",
+            f"{path}: runtime.{' and runtime.'.join(written)} are derived, not written: the "
+            "environment is the file's name, the platform is databricks exactly when a "
+            "databricks: section is present, and the profile is its workspace's.",
+            f"remove {', '.join(written)} from the runtime: section",
         )
-    platform = "databricks" if data.get("databricks") else "local"
+    databricks = data.get("databricks")
+    platform = "databricks" if databricks else "local"
+    profile = (
+        databricks.get("workspace", {}).get("profile")
+        if isinstance(databricks, dict) and isinstance(databricks.get("workspace"), dict)
+        else None
+    )
+    derived = {"environment": name, "platform": platform, "workspace_profile": profile}
     document = {
         **data,
         "name": name,
-        "runtime": {**runtime, "environment": name, "platform": platform},
+        "runtime": {**runtime, **derived},
         "params": {task: load_task_params(task, name, infra_dir) for task in TASKS},
     }
     try:

@@ -104,7 +104,7 @@ def build_job(env: Environment, job: str, release: Release) -> jobs.JobSettings:
             )
         ],
         max_concurrent_runs=target.max_concurrent_runs if target else 1,
-        timeout_seconds=target.timeout_seconds if target else 0,
+        timeout_seconds=target.timeout(job) if target else 0,
         format=jobs.Format.MULTI_TASK,
         **(_databricks_settings(target, job) if target else {}),
     )
@@ -196,14 +196,30 @@ def _databricks_settings(target: DatabricksTarget, job: str) -> dict[str, Any]:
     }
 
 
-def access_control_list(target: DatabricksTarget) -> list[jobs.JobAccessControlRequest]:
-    """The job permissions of the environment (set with the Permissions API after create/reset)."""
-    return [
+def access_control_list(
+    target: DatabricksTarget, deployer: str
+) -> list[jobs.JobAccessControlRequest]:
+    """The job's permissions with exactly one IS_OWNER: the file's ``owner:``, else ``run_as``,
+    else ``deployer`` (the user deploying). The Permissions API replaces the whole list and
+    rejects one without an owner ("The job must have exactly one owner"; databricks/cli#3849,
+    fixed the same way in databricks/cli#5821)."""
+    owner = target.stated_owner
+    acl = [
         jobs.JobAccessControlRequest(
-            group_name=p.group_name,
-            user_name=p.user_name,
-            service_principal_name=p.service_principal_name,
-            permission_level=jobs.JobPermissionLevel(p.level),
+            user_name=owner.user_name if owner else deployer,
+            service_principal_name=owner.service_principal_name if owner else None,
+            permission_level=jobs.JobPermissionLevel.IS_OWNER,
         )
-        for p in target.permissions
     ]
+    for p in target.permissions:
+        if (owner and owner.same_principal(p)) or (not owner and p.user_name == deployer):
+            continue  # the owner can do everything already; a second entry would conflict
+        acl.append(
+            jobs.JobAccessControlRequest(
+                group_name=p.group_name,
+                user_name=p.user_name,
+                service_principal_name=p.service_principal_name,
+                permission_level=jobs.JobPermissionLevel(p.level),
+            )
+        )
+    return acl

@@ -77,3 +77,51 @@ def test_an_mlflow_failure_in_a_churn_command_is_one_message_and_exit_1() -> Non
     text = console.export_text()
     assert "an MLflow request failed: RESOURCE_DOES_NOT_EXIST" in text
     assert "rerun" in text
+
+
+def test_off_cluster_mlflow_uses_the_environments_profile(runtime: RuntimeSettings) -> None:
+    from churn_jobs.context import tracking_uris
+
+    uc = runtime.model_copy(
+        update={
+            "platform": "databricks",
+            "catalog": "churn_prod",
+            "workspace_profile": "churn-prod",
+            "registered_model_name": "churn_prod.churn.m",
+            "experiment": "/Shared/churn/prod",
+        }
+    )
+    assert tracking_uris(uc, on_cluster=False) == (
+        "databricks://churn-prod",
+        "databricks-uc://churn-prod",
+    )
+    # on a cluster, the cluster's own workspace
+    assert tracking_uris(uc, on_cluster=True) == ("databricks", "databricks-uc")
+    legacy = uc.model_copy(update={"catalog": None, "registered_model_name": "m"})
+    assert tracking_uris(legacy, on_cluster=False)[1] == "databricks://churn-prod"
+
+
+def test_jobs_on_databricks_check_their_schema_instead_of_creating_it(
+    runtime: RuntimeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyspark.sql import SparkSession
+
+    from churn_jobs.context import require_schema
+
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    missing = runtime.model_copy(update={"schema_name": "churn_not_created", "environment": "prod"})
+    with pytest.raises(UserError) as caught:
+        require_schema(spark, missing)
+    message = str(caught.value)
+    assert "Schema churn_not_created does not exist" in message
+    assert "churn-infra deploy prod" in message
+    assert "USE SCHEMA" in message
+    assert not spark.catalog.databaseExists("churn_not_created")  # checked, never created
+    require_schema(spark, runtime.model_copy(update={"schema_name": "default"}))

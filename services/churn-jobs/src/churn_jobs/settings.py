@@ -46,6 +46,11 @@ class RuntimeSettings(StrictModel):
         description="Registered model; a three-level name (catalog.schema.model) on Unity Catalog."
     )
     registry_mode: Literal["aliases", "stages"] = "aliases"
+    workspace_profile: str | None = Field(
+        default=None,
+        description="The databricks-sdk profile of the environment's workspace (derived from its "
+        "databricks: section): MLflow off the cluster uses databricks://<profile>.",
+    )
 
     @model_validator(mode="after")
     def _names_fit_the_platform(self) -> RuntimeSettings:
