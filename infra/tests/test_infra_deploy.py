@@ -14,6 +14,8 @@ from fake_workspace import FakeWorkspace
 from rich.console import Console
 from typer.testing import CliRunner
 
+from churn_features.dataset import vendored_csv_path
+from churn_infra.artifacts import vendored_source
 from churn_infra.cli import app
 from churn_infra.deploy import deploy
 from churn_infra.environment import load_environment
@@ -161,7 +163,9 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for lib in task["libraries"]
     }
     assert len(libraries) == 5
-    assert libraries == set(fake.state.files)
+    data = vendored_source("/Volumes/churn_dev/churn/artifacts")
+    assert set(fake.state.files) == libraries | {data}
+    assert fake.state.files[data] == vendored_csv_path().read_bytes()
     for path in libraries:
         assert path.startswith("/Volumes/churn_dev/churn/artifacts/releases/")
         local = built_release.wheel_dir / path.rsplit("/", 1)[1]
@@ -194,7 +198,10 @@ def test_workspace_artifact_location_uses_workspace_import(
         for lib in t["libraries"]
     }
     # the Workspace API addresses /Workspace/Shared/... as /Shared/...
-    assert {p.removeprefix("/Workspace") for p in libraries} == set(fake.state.workspace_files)
+    data = vendored_source("/Workspace/Shared/churn/dev/artifacts").removeprefix("/Workspace")
+    assert {p.removeprefix("/Workspace") for p in libraries} | {data} == set(
+        fake.state.workspace_files
+    )
     assert fake.state.files == {}
 
 

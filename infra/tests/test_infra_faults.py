@@ -55,8 +55,9 @@ def test_a_403_on_permissions_names_what_was_applied_and_a_rerun_completes(
     assert caught.value.exit_code == 1
     assert "Deploying staging stopped part-way" in message
     assert "PermissionDenied" in message
-    # the folder, five wheels, two schemas, the experiments' folder, two experiments, one job
-    assert "applied (12):" in message
+    # the folder, five wheels and the data file, two schemas, the experiments' folder, two
+    # experiments, one job
+    assert "applied (13):" in message
     assert "not applied (11):" in message  # its permissions, five more jobs and theirs
     assert "- set the permissions of STAGING-churn-feature-table-refresh" in message
     assert "grant the deploying principal" in message
@@ -66,7 +67,7 @@ def test_a_403_on_permissions_names_what_was_applied_and_a_rerun_completes(
     again = _deploy("staging", infra_dir, repo_root, client, built_release)
     assert len(fake.state.jobs) == 6  # no duplicate of the first job
     assert set(fake.state.permissions) == set(fake.state.jobs)
-    assert sum("already there" in a for a in again.applied) == 5
+    assert sum("already there" in a for a in again.applied) == 6
     assert {d.action for d in again.deployed} == {"create", "update"}
 
 
@@ -82,7 +83,7 @@ def test_a_5xx_on_an_upload_stops_before_any_job_changes(
         _deploy("dev", infra_dir, repo_root, client, built_release)
     assert fake.state.jobs == {}
     _deploy("dev", infra_dir, repo_root, client, built_release)
-    assert len(fake.state.files) == 5
+    assert len(fake.state.files) == 6
     assert len(fake.state.jobs) == 5
 
 

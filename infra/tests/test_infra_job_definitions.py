@@ -12,6 +12,7 @@ import pytest
 import yaml
 from databricks.sdk.service.jobs import JobSettings
 
+from churn_infra.artifacts import vendored_source
 from churn_infra.environment import load_environment
 from churn_infra.jobs import JOB_TASKS, PACKAGE_NAME, SETTINGS_PARAMETER, build_jobs, job_names
 from churn_infra.release import GitState, predict_release
@@ -130,6 +131,11 @@ def test_settings_json_carries_runtime_and_params(
             if env.databricks and task.task_key == "model-inference-batch":
                 # a retried run rewrites its own predictions: the run id is the job run's
                 expected["run_id"] = "{{job.run_id}}"
+            if env.databricks and task.task_key == "feature-table-refresh":
+                # clusters read the vendored file where deploy staged it, never a local path
+                assert expected["source"] == "vendored"
+                expected["source"] = vendored_source(env.databricks.artifact_location)
+                assert expected["source"].startswith(env.databricks.artifact_location + "/data/")
             assert payload["params"] == expected
 
 

@@ -13,11 +13,13 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat
 
+from churn_features.dataset import vendored_csv_path
 from churn_infra.errors import InfraError
 from churn_infra.release import Release
 
@@ -65,14 +67,31 @@ def release_folder_step(client: WorkspaceClient, folder: str) -> Callable[[], ob
 
 
 def planned_uploads(release: Release, artifact_location: str) -> list[Upload]:
+    """The release's wheels, then the vendored raw data file (see ``vendored_source``)."""
     if release.wheel_dir is None:
         raise InfraError("This release was not built, so there is nothing to upload.")
-    return [
+    wheels = [
         Upload(name, remote, (release.wheel_dir / name).read_bytes())
         for name, remote in zip(
             release.wheel_files, release.remote_wheels(artifact_location), strict=True
         )
     ]
+    local = vendored_csv_path()
+    return [*wheels, Upload(local.name, vendored_source(artifact_location), _vendored_bytes())]
+
+
+def vendored_source(artifact_location: str) -> str:
+    """Where clusters read ``source: vendored``: the file churn-features ships, staged by deploy
+    under ``<artifact_location>/data/<sha256 prefix>/``. Inside a wheel on a cluster it is a local
+    site-packages path, which Spark would resolve against DBFS (no scheme) and not find."""
+    content = _vendored_bytes()
+    folder = f"{artifact_location.rstrip('/')}/data/{_sha(content)[:12]}"
+    return f"{folder}/{vendored_csv_path().name}"
+
+
+@cache
+def _vendored_bytes() -> bytes:
+    return vendored_csv_path().read_bytes()
 
 
 def _read_remote(client: WorkspaceClient, path: str) -> bytes | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from databricks.sdk.service import compute, jobs
 
+from churn_features.ingest import VENDORED
+from churn_infra.artifacts import vendored_source
 from churn_infra.environment import JOB_NAMES, Cluster, DatabricksTarget, Environment
 from churn_infra.errors import InfraError
 from churn_infra.release import APPLICATION, Release
@@ -130,11 +132,16 @@ def _task_request(env: Environment, task: str, job: str) -> JobRequest:
     """The one named parameter a task receives (no credentials: auth is the cluster's)."""
     request = env.request(task, job)
     params = request.params
-    if env.databricks and task == "model-inference-batch" and params.get("run_id") is None:
+    if env.databricks is None:
+        return request
+    if task == "model-inference-batch" and params.get("run_id") is None:
         # Databricks substitutes the job run's id: a retried or repaired run replaces its own
         # predictions instead of appending a second copy.
-        return request.model_copy(update={"params": {**params, "run_id": "{{job.run_id}}"}})
-    return request
+        params = {**params, "run_id": "{{job.run_id}}"}
+    if task == "feature-table-refresh" and params.get("source", VENDORED) == VENDORED:
+        # the copy deploy staged on the artifacts volume (see artifacts.vendored_source)
+        params = {**params, "source": vendored_source(env.databricks.artifact_location)}
+    return request.model_copy(update={"params": params})
 
 
 def _cluster(cluster: Cluster, release: Release) -> compute.ClusterSpec:
