@@ -27,6 +27,7 @@ MEMBERS = {
     "churn-scoring": "packages/churn-scoring",
     "churn-jobs": "services/churn-jobs",
     "churn-infra": "infra",
+    "churn-release": "tools/churn-release",
 }
 SOURCE_DIRS = [f"{path}/src" for path in MEMBERS.values()]
 DIST = ROOT / "dist"
@@ -156,21 +157,21 @@ def bundle(session: nox.Session) -> None:
 def changed(session: nox.Session) -> None:
     """`nox -s changed -- --base origin/main`: members a change touches, and their dependents."""
     workspace(session)
-    session.run("churn-infra", "changed-packages", *session.posargs)
+    session.run("churn-release", "changed-packages", *session.posargs)
 
 
 @nox.session
 def release(session: nox.Session) -> None:
     """`nox -s release -- <package> <version>`: bump one package, check its changelog."""
     workspace(session)
-    session.run("churn-infra", "release", *session.posargs)
+    session.run("churn-release", "release", *session.posargs)
 
 
 def _release_tool(session: nox.Session, command: str) -> None:
-    """A churn-infra release command, in an environment of churn-infra alone (no dev tools, no
+    """A churn-release command, in an environment of churn-release alone (no dev tools, no
     local Spark): quick to sync in a release job, and its stdout is the command's own."""
-    sync(session, "--package", "churn-infra", "--no-dev")
-    session.run("churn-infra", command, *session.posargs)
+    sync(session, "--package", "churn-release", "--no-dev")
+    session.run("churn-release", command, *session.posargs)
 
 
 @nox.session

@@ -44,6 +44,24 @@ class RecordedRequest:
 
 
 @dataclass
+class Fault:
+    """An error the fake answers instead of serving a request (``times`` requests, then heals).
+
+    Matches requests whose method is ``method`` and whose path contains ``path_part``.
+    """
+
+    method: str
+    path_part: str
+    status: int = 500
+    error_code: str = "INTERNAL_ERROR"
+    message: str = "injected fault"
+    times: int = 1
+
+    def matches(self, request: RecordedRequest) -> bool:
+        return self.times > 0 and request.method == self.method and self.path_part in request.path
+
+
+@dataclass
 class FakeRun:
     run_id: int
     job_id: int | None
@@ -62,6 +80,10 @@ class FakeState:
     workspace_files: dict[str, bytes] = field(default_factory=dict)
     workspace_dirs: set[str] = field(default_factory=set)
     permissions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    catalogs: set[str] = field(default_factory=lambda: {"churn_dev", "churn_staging", "churn_prod"})
+    schemas: set[str] = field(default_factory=set)
+    experiments: dict[str, str] = field(default_factory=dict)
+    """experiment name (a workspace path) -> experiment id"""
 
 
 class FakeWorkspace:
@@ -72,6 +94,7 @@ class FakeWorkspace:
         self.state = FakeState()
         self.requests: list[RecordedRequest] = []
         self.fail_tasks: set[str] = set()
+        self.faults: list[Fault] = []
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -95,6 +118,11 @@ class FakeWorkspace:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def inject(self, fault: Fault) -> Fault:
+        """Answer the next matching request(s) with an error (see ``Fault``)."""
+        self.faults.append(fault)
+        return fault
+
     def mutating_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.mutating]
 
@@ -112,6 +140,10 @@ class FakeWorkspace:
                 return 200, {"oidc_endpoint": f"{self.host}/oidc"}
             if request.authorization != f"Bearer {self.token}":
                 return 401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
+            for fault in self.faults:
+                if fault.matches(request):
+                    fault.times -= 1
+                    return fault.status, {"error_code": fault.error_code, "message": fault.message}
             path = request.path
             for prefix in ("/api/2.2/jobs/", "/api/2.1/jobs/"):
                 if path.startswith(prefix):
@@ -123,8 +155,20 @@ class FakeWorkspace:
                 if job_id not in self.state.jobs:
                     return _not_found(f"Job {job_id} does not exist.")
                 acl = request.json.get("access_control_list", [])
+                owners = [a for a in acl if a.get("permission_level") == "IS_OWNER"]
+                if len(owners) != 1:
+                    # PUT replaces the whole list, and a job has exactly one owner: the real
+                    # API answers this (databricks/cli#3849, #4466, #5682; fixed in #5821).
+                    return 400, {
+                        "error_code": "INVALID_PARAMETER_VALUE",
+                        "message": "The job must have exactly one owner.",
+                    }
                 self.state.permissions[job_id] = acl
                 return 200, {"object_id": f"/jobs/{job_id}", "access_control_list": acl}
+            if path.startswith("/api/2.0/mlflow/experiments/"):
+                return self._experiments(request.method, path.rsplit("/", 1)[1], request)
+            if path.startswith("/api/2.1/unity-catalog/schemas"):
+                return self._schemas(request.method, path, request)
             if path.startswith("/api/2.0/workspace/"):
                 return self._workspace(
                     request.method, path.removeprefix("/api/2.0/workspace/"), request
@@ -249,7 +293,10 @@ class FakeWorkspace:
     def _workspace(self, method: str, action: str, request: RecordedRequest) -> tuple[int, Any]:
         body = request.json or {}
         if (method, action) == ("POST", "mkdirs"):
-            self.state.workspace_dirs.add(body["path"])
+            # like `mkdir -p`: every missing parent is created too
+            parts = body["path"].rstrip("/").split("/")
+            for i in range(2, len(parts) + 1):
+                self.state.workspace_dirs.add("/".join(parts[:i]))
             return 200, {}
         if (method, action) == ("POST", "import"):
             path = body["path"]
@@ -257,6 +304,12 @@ class FakeWorkspace:
                 return 400, {"error_code": "RESOURCE_ALREADY_EXISTS", "message": f"{path} exists"}
             self.state.workspace_files[path] = base64.b64decode(body.get("content", ""))
             return 200, {}
+        if (method, action) == ("GET", "export"):
+            path = request.query["path"]
+            if path not in self.state.workspace_files:
+                return _not_found(f"Path ({path}) doesn't exist.", "RESOURCE_DOES_NOT_EXIST")
+            content = base64.b64encode(self.state.workspace_files[path]).decode("ascii")
+            return 200, {"content": content, "file_type": "whl"}
         if (method, action) == ("GET", "get-status"):
             path = request.query["path"]
             if path in self.state.workspace_files:
@@ -265,6 +318,61 @@ class FakeWorkspace:
                 return 200, {"path": path, "object_type": "DIRECTORY"}
             return _not_found(f"Path ({path}) doesn't exist.", "RESOURCE_DOES_NOT_EXIST")
         return _not_found(f"The fake workspace does not serve {method} workspace/{action}.")
+
+    def _experiments(self, method: str, action: str, request: RecordedRequest) -> tuple[int, Any]:
+        if (method, action) == ("GET", "get-by-name"):
+            name = request.query["experiment_name"]
+            if name not in self.state.experiments:
+                return _not_found(f"Could not find experiment with name {name}")
+            return 200, {
+                "experiment": {"experiment_id": self.state.experiments[name], "name": name}
+            }
+        if (method, action) == ("POST", "create"):
+            name = request.json["name"]
+            if name in self.state.experiments:
+                return 400, {
+                    "error_code": "RESOURCE_ALREADY_EXISTS",
+                    "message": f"Experiment with name {name} already exists.",
+                }
+            parent = name.rsplit("/", 1)[0]
+            if name.startswith("/") and parent not in self.state.workspace_dirs:
+                # MLflow on Databricks does not create folders; an experiment is not a folder
+                # either, so nothing can be created under one.
+                return 400, {
+                    "error_code": "RESOURCE_DOES_NOT_EXIST",
+                    "message": f"Parent directory {parent} does not exist.",
+                }
+            experiment_id = str(next(self._ids))
+            self.state.experiments[name] = experiment_id
+            return 200, {"experiment_id": experiment_id}
+        return _not_found(f"The fake workspace does not serve {method} experiments/{action}.")
+
+    def _schemas(self, method: str, path: str, request: RecordedRequest) -> tuple[int, Any]:
+        if method == "GET" and path.count("/") == 5:
+            full_name = unquote(path.rsplit("/", 1)[1])
+            if full_name not in self.state.schemas:
+                return 404, {
+                    "error_code": "SCHEMA_DOES_NOT_EXIST",
+                    "message": f"Schema '{full_name}' does not exist.",
+                }
+            catalog, name = full_name.split(".", 1)
+            return 200, {"full_name": full_name, "catalog_name": catalog, "name": name}
+        if method == "POST":
+            body = request.json
+            catalog, name = body["catalog_name"], body["name"]
+            if catalog not in self.state.catalogs:
+                return 404, {
+                    "error_code": "CATALOG_DOES_NOT_EXIST",
+                    "message": f"Catalog '{catalog}' does not exist.",
+                }
+            if f"{catalog}.{name}" in self.state.schemas:
+                return 409, {
+                    "error_code": "SCHEMA_ALREADY_EXISTS",
+                    "message": f"Schema '{name}' already exists",
+                }
+            self.state.schemas.add(f"{catalog}.{name}")
+            return 200, {"full_name": f"{catalog}.{name}", "catalog_name": catalog, "name": name}
+        return _not_found(f"The fake workspace does not serve {method} {path}.")
 
     def _files(self, method: str, action: str, request: RecordedRequest) -> tuple[int, Any]:
         if action.startswith("/directories/"):
@@ -283,6 +391,10 @@ class FakeWorkspace:
                 return 204, None
             if method == "HEAD":
                 return (200, None) if path in self.state.files else (404, None)
+            if method == "GET":
+                if path not in self.state.files:
+                    return _not_found(f"The file {path} does not exist.", "NOT_FOUND")
+                return 200, self.state.files[path]
         return _not_found(f"The fake workspace does not serve {method} fs{action}.")
 
 
@@ -303,10 +415,12 @@ def _handler_for(fake: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
                 self.command, url.path, query, body, self.headers.get("Authorization")
             )
             status, payload = fake.handle(request)
-            data = b"" if payload is None else json.dumps(payload).encode()
+            raw = isinstance(payload, bytes)
+            data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
-            if data:
-                self.send_header("Content-Type", "application/json")
+            if data or raw:
+                kind = "application/octet-stream" if raw else "application/json"
+                self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if data and self.command != "HEAD":

@@ -14,6 +14,8 @@ from fake_workspace import FakeWorkspace
 from rich.console import Console
 from typer.testing import CliRunner
 
+from churn_features.dataset import vendored_csv_path
+from churn_infra.artifacts import vendored_source
 from churn_infra.cli import app
 from churn_infra.deploy import deploy
 from churn_infra.environment import load_environment
@@ -71,6 +73,78 @@ def test_stored_jobs_equal_the_definitions(
         assert fake.state.jobs[done.job_id]["settings"] == plan.settings.as_dict()
         acl = fake.state.permissions[done.job_id]
         assert {"group_name": "churn-operators", "permission_level": "CAN_MANAGE_RUN"} in acl
+        # exactly one owner: prod's run-as service principal (listed once, as owner)
+        owners = [a for a in acl if a["permission_level"] == "IS_OWNER"]
+        assert owners == [
+            {
+                "service_principal_name": "0b7e8a3f-0000-4000-8000-0000000b0a7d",
+                "permission_level": "IS_OWNER",
+            }
+        ]
+        assert sum(a.get("service_principal_name") is not None for a in acl) == 1
+
+
+def test_without_run_as_the_deploying_user_owns_the_jobs(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
+    for done in result.deployed:
+        owners = [
+            a for a in fake.state.permissions[done.job_id] if a["permission_level"] == "IS_OWNER"
+        ]
+        assert owners == [{"user_name": "fake-user@example.com", "permission_level": "IS_OWNER"}]
+
+
+def test_the_fake_enforces_one_owner_like_the_permissions_api(
+    fake: FakeWorkspace, client: WorkspaceClient
+) -> None:
+    from databricks.sdk.errors import InvalidParameterValue
+    from databricks.sdk.service.jobs import JobAccessControlRequest, JobPermissionLevel
+
+    job_id = fake.add_job({"name": "x"})
+    viewers = [
+        JobAccessControlRequest(group_name="users", permission_level=JobPermissionLevel.CAN_VIEW)
+    ]
+    with pytest.raises(InvalidParameterValue, match="exactly one owner"):
+        client.jobs.set_permissions(str(job_id), access_control_list=viewers)
+
+
+def test_deploy_creates_schemas_experiment_folders_and_experiments(
+    fake: FakeWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, _ = _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert fake.state.schemas == {"churn_staging.churn", "churn_staging.churn_integration"}
+    assert set(fake.state.experiments) == {
+        "/Shared/churn/staging",
+        "/Shared/churn/staging-integration-test",
+    }
+    assert "/Shared/churn" in fake.state.workspace_dirs
+    assert "create schema churn_staging.churn if absent (created)" in result.applied
+    again, _ = _deploy("staging", infra_dir, repo_root, client, built_release)
+    assert "create schema churn_staging.churn if absent (exists)" in again.applied
+    assert "create experiment /Shared/churn/staging if absent (exists)" in again.applied
+
+
+def test_the_fake_refuses_an_experiment_without_its_parent_folder(
+    fake: FakeWorkspace, client: WorkspaceClient
+) -> None:
+    from databricks.sdk.errors import DatabricksError
+
+    with pytest.raises(DatabricksError, match="Parent directory /Shared/churn does not exist"):
+        client.experiments.create_experiment("/Shared/churn/prod")
+    client.workspace.mkdirs("/Shared/churn")
+    client.experiments.create_experiment("/Shared/churn/prod")
+    # an experiment is no folder: the nested layout the staging file once had fails the same way
+    with pytest.raises(DatabricksError, match="Parent directory /Shared/churn/prod does not"):
+        client.experiments.create_experiment("/Shared/churn/prod/integration-test")
 
 
 def test_wheels_are_uploaded_where_the_libraries_point(
@@ -88,8 +162,10 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
     }
-    assert len(libraries) == 7  # one wheel per workspace member
-    assert libraries == set(fake.state.files)
+    assert len(libraries) == 5
+    data = vendored_source("/Volumes/churn_dev/churn/artifacts")
+    assert set(fake.state.files) == libraries | {data}
+    assert fake.state.files[data] == vendored_csv_path().read_bytes()
     for path in libraries:
         assert path.startswith("/Volumes/churn_dev/churn/artifacts/releases/")
         local = built_release.wheel_dir / path.rsplit("/", 1)[1]
@@ -99,7 +175,8 @@ def test_wheels_are_uploaded_where_the_libraries_point(
     last_upload = max(i for i, p in enumerate(kinds) if p.startswith("/api/2.0/fs/"))
     first_job = min(i for i, p in enumerate(kinds) if p.startswith("/api/2.2/jobs/"))
     assert last_upload < first_job
-    assert sorted(result.uploaded) == sorted(libraries)
+    uploaded = [a.removeprefix("upload ").split(" (")[0] for a in result.applied]
+    assert sorted(a for a in uploaded if a.endswith(".whl")) == sorted(libraries)
 
 
 def test_workspace_artifact_location_uses_workspace_import(
@@ -121,7 +198,10 @@ def test_workspace_artifact_location_uses_workspace_import(
         for lib in t["libraries"]
     }
     # the Workspace API addresses /Workspace/Shared/... as /Shared/...
-    assert {p.removeprefix("/Workspace") for p in libraries} == set(fake.state.workspace_files)
+    data = vendored_source("/Workspace/Shared/churn/dev/artifacts").removeprefix("/Workspace")
+    assert {p.removeprefix("/Workspace") for p in libraries} | {data} == set(
+        fake.state.workspace_files
+    )
     assert fake.state.files == {}
 
 
@@ -183,8 +263,8 @@ def test_dry_run_sends_no_mutating_request_and_shows_a_diff(
     assert changed == {"DEV-churn-model-train", "DEV-churn-initial-model-train-register"}
     # and nothing changed in the fake
     deployed = json.dumps(list(fake.state.jobs.values()))
-    assert 'max_depth\\": 8' not in deployed
-    assert 'max_depth\\": 4' in deployed
+    assert 'max_depth\\":8' not in deployed
+    assert 'max_depth\\":4' in deployed
 
 
 def test_dry_run_on_an_empty_workspace_plans_creates(
@@ -277,28 +357,40 @@ def test_cli_wrong_token_exits_2(
     assert fake.requests  # it did try
 
 
-def _dirty_repo(tmp_path: Path) -> Path:
+def _dirty_repo(tmp_path: Path, how: str) -> Path:
+    """A one-member workspace (churn-jobs) with a tracked change or an untracked source file."""
     repo = tmp_path / "repo"
-    repo.mkdir()
+    member = repo / "services" / "churn-jobs"
+    (member / "src" / "churn_jobs").mkdir(parents=True)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
-    (repo / "pyproject.toml").write_text("[tool.uv.workspace]\nmembers = []\n")
+    (repo / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["services/*"]\n')
+    (member / "pyproject.toml").write_text('[project]\nname = "churn-jobs"\nversion = "0.1.0"\n')
+    (member / "src" / "churn_jobs" / "__init__.py").write_text("")
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "init"], cwd=repo, check=True)
-    (repo / "pyproject.toml").write_text("# changed\n")
+    if how == "tracked":
+        (repo / "pyproject.toml").write_text("# changed\n" + (repo / "pyproject.toml").read_text())
+    else:  # a new module nobody committed would ship inside the wheel
+        (member / "src" / "churn_jobs" / "extra.py").write_text("X = 1\n")
     return repo
 
 
+@pytest.mark.parametrize("how", ["tracked", "untracked"])
 def test_cli_dirty_tree_for_prod_is_refused(
-    tmp_path: Path, fake: FakeWorkspace, fake_infra: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fake: FakeWorkspace,
+    fake_infra: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
     monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
-    repo = _dirty_repo(tmp_path)
+    repo = _dirty_repo(tmp_path, how)
     result = CliRunner().invoke(
         app, ["deploy", "prod", "--infra-dir", str(fake_infra), "--repo-root", str(repo)]
     )
     assert result.exit_code == 2, result.output
-    assert "uncommitted changes" in result.output
+    assert "uncommitted changes or untracked files" in result.output
     assert fake.requests == []  # refused before even authenticating
     assert load_environment("prod", fake_infra).databricks.require_clean_git  # type: ignore[union-attr]
 

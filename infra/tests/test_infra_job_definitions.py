@@ -12,6 +12,7 @@ import pytest
 import yaml
 from databricks.sdk.service.jobs import JobSettings
 
+from churn_infra.artifacts import vendored_source
 from churn_infra.environment import load_environment
 from churn_infra.jobs import JOB_TASKS, PACKAGE_NAME, SETTINGS_PARAMETER, build_jobs, job_names
 from churn_infra.release import GitState, predict_release
@@ -24,7 +25,7 @@ GIT = GitState(commit="0123456789abcdef0123456789abcdef01234567", dirty=False)
 
 def _jobs(name: str, infra_dir: Path, repo_root: Path) -> list[JobSettings]:
     env = load_environment(name, infra_dir)
-    return build_jobs(env, predict_release(repo_root, GIT), infra_dir)
+    return build_jobs(env, predict_release(repo_root, GIT))
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
@@ -84,14 +85,27 @@ def test_staging_integration_test_runs_the_chain_on_test_tables(
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
-def test_wheels_of_all_members_are_attached(name: str, infra_dir: Path, repo_root: Path) -> None:
+def test_tasks_attach_the_job_wheel_and_its_siblings_only(
+    name: str, infra_dir: Path, repo_root: Path
+) -> None:
     env = load_environment(name, infra_dir)
     assert env.databricks is not None
     release = predict_release(repo_root, GIT)
+    assert release.path.startswith(f"{GIT.short}-")
+    assert len(release.content_hash) == 10
     expected = sorted(
-        f"{env.databricks.artifact_location}/releases/{GIT.short}/{w}" for w in release.wheel_files
+        f"{env.databricks.artifact_location}/releases/{release.path}/{w}"
+        for w in release.wheel_files
     )
-    assert len(expected) == 7  # one wheel per workspace member
+    # churn-jobs and the four packages it depends on; never the deploy tool itself
+    assert [m.name for m in release.members] == [
+        "churn-features",
+        "churn-jobs",
+        "churn-model",
+        "churn-registry-ops",
+        "churn-scoring",
+    ]
+    assert not any("churn_infra" in w for w in expected)
     for settings in _jobs(name, infra_dir, repo_root):
         assert settings.tags is not None
         assert settings.tags["git_commit"] == GIT.commit
@@ -117,6 +131,11 @@ def test_settings_json_carries_runtime_and_params(
             if env.databricks and task.task_key == "model-inference-batch":
                 # a retried run rewrites its own predictions: the run id is the job run's
                 expected["run_id"] = "{{job.run_id}}"
+            if env.databricks and task.task_key == "feature-table-refresh":
+                # clusters read the vendored file where deploy staged it, never a local path
+                assert expected["source"] == "vendored"
+                expected["source"] = vendored_source(env.databricks.artifact_location)
+                assert expected["source"].startswith(env.databricks.artifact_location + "/data/")
             assert payload["params"] == expected
 
 

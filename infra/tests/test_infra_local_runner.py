@@ -206,7 +206,7 @@ def test_launch_local_runs_the_same_definition(
     from churn_infra.release import predict_release
 
     env = load_environment("local", infra_dir)
-    settings = build_job(env, "initial-model-train-register", predict_release(repo_root), infra_dir)
+    settings = build_job(env, "initial-model-train-register", predict_release(repo_root))
     recorder = Recorder()
     result = launch(
         "initial-model-train-register",
@@ -236,7 +236,7 @@ def test_launch_local_failure(tmp_path: Path, infra_dir: Path, repo_root: Path) 
     from churn_infra.release import predict_release
 
     env = load_environment("local", infra_dir)
-    settings = build_job(env, "model-train", predict_release(repo_root), infra_dir)
+    settings = build_job(env, "model-train", predict_release(repo_root))
     recorder = Recorder(fail={"churn-model-train": SystemExit(2)})
     result = launch(
         "model-train",

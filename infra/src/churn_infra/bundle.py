@@ -14,18 +14,32 @@ from typing import Any
 import yaml
 
 from churn_infra.environment import load_environment
+from churn_infra.errors import InfraError
 from churn_infra.jobs import build_jobs, job_names
 from churn_infra.release import predict_release
-from churn_jobs.errors import UserError
 
 WHEEL_DIR = "dist/bundle"
 
 
 def export_bundle(env_name: str, out: Path, *, infra_dir: Path, repo_root: Path) -> list[Path]:
-    """Write ``out/databricks.yml`` and ``out/resources/<job>.yml``; returns the files written."""
+    """Write ``out/databricks.yml`` and ``out/resources/<job>.yml``; returns the files written.
+
+    A file-system error (no space, no permission) is one message naming the folder; the files
+    are rewritten whole on a rerun.
+    """
+    try:
+        return _export(env_name, out, infra_dir=infra_dir, repo_root=repo_root)
+    except OSError as exc:
+        raise InfraError(
+            f"Writing the bundle to {out} failed: {exc.strerror or exc} ({exc.filename or out}).",
+            "fix the folder (space, permissions), then rerun `churn-infra bundle`",
+        ) from None
+
+
+def _export(env_name: str, out: Path, *, infra_dir: Path, repo_root: Path) -> list[Path]:
     env = load_environment(env_name, infra_dir)
     if env.databricks is None:
-        raise UserError(
+        raise InfraError(
             f"Environment {env_name!r} has no databricks: section.", "bundle a Databricks env"
         )
     target = env.databricks
@@ -63,7 +77,7 @@ def export_bundle(env_name: str, out: Path, *, infra_dir: Path, repo_root: Path)
     permissions = [
         {k: v for k, v in p.model_dump().items() if v is not None} for p in target.permissions
     ]
-    for job, settings in zip(job_names(env), build_jobs(env, release, infra_dir), strict=True):
+    for job, settings in zip(job_names(env), build_jobs(env, release), strict=True):
         resource: dict[str, Any] = settings.as_dict()
         for task in resource.get("tasks", []):
             for library in task.get("libraries", []):

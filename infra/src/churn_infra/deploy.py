@@ -1,7 +1,15 @@
-"""``deploy``: build the wheels, upload them, upsert every job of an environment by name.
+"""``deploy``: every job of an environment, upserted by name, in one straight line.
 
-Every check (environment, git state, auth, wheel builds, existing jobs) runs before the first
-mutating request, so a failure leaves the workspace untouched. ``dry_run`` stops after the plan.
+1. ``load_environment``: the file, its runtime settings, every task's params (validated);
+2. ``predict_release`` + the clean-tree rule (``require_clean_git``, prod);
+3. ``workspace_client``: auth checked with one read-only call;
+4. ``build_release``: the shipped members' wheels;
+5. ``build_jobs``: the definitions (pure);
+6. ``plan_jobs``: find each job by name (read-only), diff; ``--dry-run`` stops here;
+7. ``apply_changes``: upload; create the schemas, experiment folders and experiments if absent;
+   create/reset each job and set its permissions (one owner); each reported, a failure naming
+   what was applied and what not.
+
 For the local environment, deploy validates the definitions and records them under
 ``$CHURN_HOME/deployments/local/`` instead of uploading anything.
 """
@@ -15,17 +23,19 @@ from pathlib import Path
 from typing import Literal
 
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound
 from databricks.sdk.service.jobs import JobSettings
 from rich.console import Console
 from rich.syntax import Syntax
 
-from churn_infra.artifacts import upload_release
-from churn_infra.environment import DatabricksTarget, Environment, load_environment, resolve_paths
+from churn_infra.artifacts import planned_uploads, release_folder_step
+from churn_infra.changes import Change, apply_changes
+from churn_infra.environment import DatabricksTarget, Environment, find_infra_dir, load_environment
+from churn_infra.errors import InfraError
 from churn_infra.jobs import access_control_list, build_jobs
-from churn_infra.release import GitState, Release, build_release, git_state, predict_release
+from churn_infra.release import GitState, Release, build_release, predict_release
 from churn_infra.settings_diff import settings_diff
 from churn_infra.workspace_client import workspace_client
-from churn_jobs.errors import UserError
 
 Action = Literal["create", "update"]
 
@@ -64,7 +74,7 @@ class DeployResult:
     release_path: str
     plans: list[JobPlan]
     deployed: list[DeployedJob] = field(default_factory=list)
-    uploaded: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
 
 
 def deploy(
@@ -84,32 +94,55 @@ def deploy(
     ``home`` is CHURN_HOME, used only by the local environment to record the definitions.
     """
     out = console or Console()
-    infra_dir, repo_root = resolve_paths(infra_dir, repo_root)
+    infra_dir = (infra_dir or find_infra_dir()).resolve()
+    repo_root = (repo_root or infra_dir.parent).resolve()
     env = load_environment(env_name, infra_dir)
-    git = release.git if release else git_state(repo_root)
+    named = release or predict_release(repo_root)
     if env.databricks is None:
-        return _deploy_local(env, dry_run, infra_dir, repo_root, git, home, out)
+        return _deploy_local(env, dry_run, named, home, out)
     target = env.databricks
-    _check_git(env, target, git, dry_run, out)
+    check_clean_tree(env, named.git, dry_run, out, action="deploy")
     client = client or workspace_client(target.workspace)
     with tempfile.TemporaryDirectory(prefix="churn-wheels-") as scratch:
         if release is None:
-            out.print("Building the wheels of every workspace member ...")
-            release = build_release(repo_root, build_dir or Path(scratch), git)
-        settings = build_jobs(env, release, infra_dir)
-        plans = plan_jobs(client, settings)
+            out.print(f"Building the wheels of {', '.join(m.name for m in named.members)} ...")
+            release = build_release(repo_root, build_dir or Path(scratch), named.git)
+        plans = plan_jobs(client, build_jobs(env, release))
         result = DeployResult(env.name, dry_run, release.path, plans)
         _print_plan(out, env, release, target, plans, dry_run)
         if dry_run:
             return result
         # First mutating request from here on: every check above has passed.
-        result.uploaded = upload_release(client, release, target.artifact_location)
-        folder = release.remote_dir(target.artifact_location)
-        out.print(f"Uploaded {len(result.uploaded)} wheels to {folder}")
-        result.deployed = apply_plans(client, plans, target)
+        deployed: list[DeployedJob] = []
+        changes = (
+            _release_changes(client, release, target)
+            + _setup_changes(client, env)
+            + _job_changes(client, plans, target, deployed)
+        )
+        log = apply_changes(
+            changes, what=f"Deploying {env.name}", rerun=f"churn-infra deploy {env.name}", out=out
+        )
+        result.applied, result.deployed = log.applied, deployed
     for done in result.deployed:
         out.print(f"  {done.action:>6}  {done.name}  {done.url}")
     return result
+
+
+def check_clean_tree(
+    env: Environment, git: GitState, dry_run: bool, out: Console, *, action: str
+) -> None:
+    """``require_clean_git`` (prod): refuse to ship uncommitted or untracked member files."""
+    if env.databricks is None or not (env.databricks.require_clean_git and git.dirty):
+        return
+    problem = f"the git tree has uncommitted changes or untracked files (HEAD {git.short})"
+    if dry_run:
+        out.print(f"[yellow]warning:[/yellow] {problem}: a real {action} to {env.name} is refused.")
+        return
+    raise InfraError(
+        f"Refusing to {action} {env.name}: {problem}.",
+        "commit, stash or remove them (`git status`), then try again (jobs are tagged with the "
+        "commit)",
+    )
 
 
 def plan_jobs(client: WorkspaceClient, settings: list[JobSettings]) -> list[JobPlan]:
@@ -120,7 +153,7 @@ def plan_jobs(client: WorkspaceClient, settings: list[JobSettings]) -> list[JobP
         found = [j for j in client.jobs.list(name=name) if j.settings and j.settings.name == name]
         if len(found) > 1:
             ids = ", ".join(str(j.job_id) for j in found)
-            raise UserError(
+            raise InfraError(
                 f"{len(found)} jobs are named {name!r} (ids {ids}); "
                 "deploy cannot tell which one to update.",
                 "delete the extra ones in the workspace, then deploy again",
@@ -136,44 +169,108 @@ def plan_jobs(client: WorkspaceClient, settings: list[JobSettings]) -> list[JobP
     return plans
 
 
-def apply_plans(
-    client: WorkspaceClient, plans: list[JobPlan], target: DatabricksTarget
-) -> list[DeployedJob]:
-    """Create or reset each job, then set its permissions."""
-    acl = access_control_list(target)
+def _release_changes(
+    client: WorkspaceClient, release: Release, target: DatabricksTarget
+) -> list[Change]:
+    folder = release.remote_dir(target.artifact_location)
+    changes = [Change(f"create {folder}", release_folder_step(client, folder))]
+    for upload in planned_uploads(release, target.artifact_location):
+        changes.append(
+            Change(f"upload {upload.remote}", lambda u=upload: u.apply(client))  # type: ignore[misc]
+        )
+    return changes
+
+
+def _setup_changes(client: WorkspaceClient, env: Environment) -> list[Change]:
+    """What the jobs need but must not create themselves: their schemas (CREATE SCHEMA on the
+    catalog is the deployer's grant, not the job principal's) and their MLflow experiments,
+    whose parent folder MLflow does not create ("Parent directory ... does not exist")."""
+    changes = []
+    for full_name in env.schemas:
+        if "." in full_name:
+            catalog, schema = full_name.split(".", 1)
+            changes.append(
+                Change(
+                    f"create schema {full_name} if absent",
+                    lambda c=catalog, s=schema: _ensure_schema(client, c, s),  # type: ignore[misc]
+                )
+            )
+    folders = sorted({e.rsplit("/", 1)[0] for e in env.experiments if e.count("/") > 1})
+    for folder in folders:
+        changes.append(
+            Change(
+                f"create folder {folder}",
+                lambda f=folder: client.workspace.mkdirs(f),  # type: ignore[misc]
+            )
+        )
+    for experiment in env.experiments:
+        changes.append(
+            Change(
+                f"create experiment {experiment} if absent",
+                lambda e=experiment: _ensure_experiment(client, e),  # type: ignore[misc]
+            )
+        )
+    return changes
+
+
+def _ensure_schema(client: WorkspaceClient, catalog: str, schema: str) -> str:
+    try:
+        client.schemas.get(f"{catalog}.{schema}")
+        return "exists"
+    except NotFound:
+        client.schemas.create(name=schema, catalog_name=catalog)
+        return "created"
+
+
+def _ensure_experiment(client: WorkspaceClient, name: str) -> str:
+    try:
+        client.experiments.get_by_name(name)
+        return "exists"
+    except NotFound:
+        client.experiments.create_experiment(name)
+        return "created"
+
+
+def _job_changes(
+    client: WorkspaceClient,
+    plans: list[JobPlan],
+    target: DatabricksTarget,
+    deployed: list[DeployedJob],
+) -> list[Change]:
+    """Create or reset each job, then set its permissions (one owner, see access_control_list)."""
     host = (client.config.host or "").rstrip("/")
-    deployed = []
-    for plan in plans:
+    deployer = "" if target.stated_owner else (client.current_user.me().user_name or "")
+    acl = access_control_list(target, deployer)
+    ids: dict[str, int] = {}
+
+    def upsert(plan: JobPlan) -> str:
         if plan.job_id is None:
             job_id = client.jobs.create(**_create_kwargs(plan.settings)).job_id
             assert job_id is not None
         else:
             job_id = plan.job_id
             client.jobs.reset(job_id, plan.settings)
-        if acl:
-            client.jobs.set_permissions(str(job_id), access_control_list=acl)
+        ids[plan.name] = job_id
         deployed.append(DeployedJob(plan.name, job_id, plan.action, f"{host}/jobs/{job_id}"))
-    return deployed
+        return f"job {job_id}"
+
+    changes = []
+    for plan in plans:
+        changes.append(Change(f"{plan.action} job {plan.name}", lambda p=plan: upsert(p)))  # type: ignore[misc]
+        changes.append(
+            Change(
+                f"set the permissions of {plan.name}",
+                lambda p=plan: client.jobs.set_permissions(  # type: ignore[misc]
+                    str(ids[p.name]), access_control_list=acl
+                ),
+            )
+        )
+    return changes
 
 
 def _create_kwargs(settings: JobSettings) -> dict:
     """``jobs.create`` takes the settings' fields as keyword arguments."""
     return {key: getattr(settings, key) for key in settings.as_dict()}
-
-
-def _check_git(
-    env: Environment, target: DatabricksTarget, git: GitState, dry_run: bool, out: Console
-) -> None:
-    if not (target.require_clean_git and git.dirty):
-        return
-    problem = f"the git tree has uncommitted changes (HEAD {git.short})"
-    if dry_run:
-        out.print(f"[yellow]warning:[/yellow] {problem}: a real deploy to {env.name} is refused.")
-        return
-    raise UserError(
-        f"Refusing to deploy {env.name}: {problem}.",
-        "commit or stash them, then deploy again (jobs are tagged with the commit)",
-    )
 
 
 def _print_plan(
@@ -199,22 +296,14 @@ def _print_plan(
 
 
 def _deploy_local(
-    env: Environment,
-    dry_run: bool,
-    infra_dir: Path,
-    repo_root: Path,
-    git: GitState,
-    home: Path | None,
-    out: Console,
+    env: Environment, dry_run: bool, release: Release, home: Path | None, out: Console
 ) -> DeployResult:
     """Validate the definitions and record them as the local runner's "deployed" jobs."""
     from churn_jobs.local_platform import churn_home
 
-    release = predict_release(repo_root, git)
     folder = churn_home(home) / "deployments" / env.name
-    settings = build_jobs(env, release, infra_dir)
     plans = []
-    for job in settings:
+    for job in build_jobs(env, release):
         path = folder / f"{job.name}.json"
         recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         plans.append(JobPlan(job, 0 if recorded is not None else None, recorded))

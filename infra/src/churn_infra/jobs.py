@@ -7,20 +7,19 @@ share one job cluster. The local runner executes these same objects.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from databricks.sdk.service import compute, jobs
 
+from churn_features.ingest import VENDORED
+from churn_infra.artifacts import vendored_source
 from churn_infra.environment import JOB_NAMES, Cluster, DatabricksTarget, Environment
-from churn_infra.release import Release
-from churn_infra.task_params import load_task_params
-from churn_jobs.errors import UserError
-from churn_jobs.settings import RuntimeSettings
+from churn_infra.errors import InfraError
+from churn_infra.release import APPLICATION, Release
+from churn_jobs.request import JobRequest
 
-PACKAGE_NAME = "churn-jobs"
+PACKAGE_NAME = APPLICATION
 """The distribution whose console scripts the tasks run."""
 
 JOB_CLUSTER_KEY = "churn_job_cluster"
@@ -68,22 +67,13 @@ def job_names(env: Environment) -> list[str]:
     return [j for j in JOB_TASKS if j != "integration-test" or env.integration_test is not None]
 
 
-def settings_json(runtime: RuntimeSettings, params: dict[str, Any]) -> str:
-    """The one named parameter every task receives (no credentials: auth is the cluster's)."""
-    payload = {"runtime": runtime.model_dump(mode="json", by_alias=True), "params": params}
-    return json.dumps(payload, sort_keys=True)
-
-
-def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> jobs.JobSettings:
+def build_job(env: Environment, job: str, release: Release) -> jobs.JobSettings:
+    """The definition of ``job``: pure, from the loaded environment and the named release."""
     if job not in job_names(env):
-        raise UserError(
+        raise InfraError(
             f"Environment {env.name!r} has no job {job!r} (known: {', '.join(job_names(env))}).",
             "pick one of those",
         )
-    runtime = env.runtime
-    if job == "integration-test":
-        assert env.integration_test is not None
-        runtime = env.integration_test.apply(runtime)
     target = env.databricks
     libraries = (
         [compute.Library(whl=path) for path in release.remote_wheels(target.artifact_location)]
@@ -98,11 +88,7 @@ def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> 
             python_wheel_task=jobs.PythonWheelTask(
                 package_name=PACKAGE_NAME,
                 entry_point=spec.entry_point,
-                named_parameters={
-                    SETTINGS_PARAMETER: settings_json(
-                        runtime, _task_params(spec.key, env, infra_dir)
-                    )
-                },
+                named_parameters={SETTINGS_PARAMETER: _task_request(env, spec.key, job).to_json()},
             ),
             libraries=libraries,
             max_retries=0,
@@ -120,7 +106,7 @@ def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> 
             )
         ],
         max_concurrent_runs=target.max_concurrent_runs if target else 1,
-        timeout_seconds=target.timeout_seconds if target else 0,
+        timeout_seconds=target.timeout(job) if target else 0,
         format=jobs.Format.MULTI_TASK,
         **(_databricks_settings(target, job) if target else {}),
     )
@@ -128,8 +114,8 @@ def build_job(env: Environment, job: str, release: Release, infra_dir: Path) -> 
     return jobs.JobSettings.from_dict(settings.as_dict())
 
 
-def build_jobs(env: Environment, release: Release, infra_dir: Path) -> list[jobs.JobSettings]:
-    return [build_job(env, job, release, infra_dir) for job in job_names(env)]
+def build_jobs(env: Environment, release: Release) -> list[jobs.JobSettings]:
+    return [build_job(env, job, release) for job in job_names(env)]
 
 
 def _tags(env: Environment, release: Release) -> dict[str, str]:
@@ -142,13 +128,20 @@ def _tags(env: Environment, release: Release) -> dict[str, str]:
     }
 
 
-def _task_params(task: str, env: Environment, infra_dir: Path) -> dict[str, Any]:
-    params = load_task_params(task, env.name, infra_dir)
-    if env.databricks and task == "model-inference-batch" and params.get("run_id") is None:
+def _task_request(env: Environment, task: str, job: str) -> JobRequest:
+    """The one named parameter a task receives (no credentials: auth is the cluster's)."""
+    request = env.request(task, job)
+    params = request.params
+    if env.databricks is None:
+        return request
+    if task == "model-inference-batch" and params.get("run_id") is None:
         # Databricks substitutes the job run's id: a retried or repaired run replaces its own
         # predictions instead of appending a second copy.
         params = {**params, "run_id": "{{job.run_id}}"}
-    return params
+    if task == "feature-table-refresh" and params.get("source", VENDORED) == VENDORED:
+        # the copy deploy staged on the artifacts volume (see artifacts.vendored_source)
+        params = {**params, "source": vendored_source(env.databricks.artifact_location)}
+    return request.model_copy(update={"params": params})
 
 
 def _cluster(cluster: Cluster, release: Release) -> compute.ClusterSpec:
@@ -210,14 +203,30 @@ def _databricks_settings(target: DatabricksTarget, job: str) -> dict[str, Any]:
     }
 
 
-def access_control_list(target: DatabricksTarget) -> list[jobs.JobAccessControlRequest]:
-    """The job permissions of the environment (set with the Permissions API after create/reset)."""
-    return [
+def access_control_list(
+    target: DatabricksTarget, deployer: str
+) -> list[jobs.JobAccessControlRequest]:
+    """The job's permissions with exactly one IS_OWNER: the file's ``owner:``, else ``run_as``,
+    else ``deployer`` (the user deploying). The Permissions API replaces the whole list and
+    rejects one without an owner ("The job must have exactly one owner"; databricks/cli#3849,
+    fixed the same way in databricks/cli#5821)."""
+    owner = target.stated_owner
+    acl = [
         jobs.JobAccessControlRequest(
-            group_name=p.group_name,
-            user_name=p.user_name,
-            service_principal_name=p.service_principal_name,
-            permission_level=jobs.JobPermissionLevel(p.level),
+            user_name=owner.user_name if owner else deployer,
+            service_principal_name=owner.service_principal_name if owner else None,
+            permission_level=jobs.JobPermissionLevel.IS_OWNER,
         )
-        for p in target.permissions
     ]
+    for p in target.permissions:
+        if (owner and owner.same_principal(p)) or (not owner and p.user_name == deployer):
+            continue  # the owner can do everything already; a second entry would conflict
+        acl.append(
+            jobs.JobAccessControlRequest(
+                group_name=p.group_name,
+                user_name=p.user_name,
+                service_principal_name=p.service_principal_name,
+                permission_level=jobs.JobPermissionLevel(p.level),
+            )
+        )
+    return acl

@@ -15,19 +15,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import DatabricksError
 from databricks.sdk.service import jobs
 from rich.console import Console
 from rich.table import Table
 
-from churn_infra.artifacts import upload_release
-from churn_infra.environment import load_environment, resolve_paths
+from churn_infra.artifacts import planned_uploads, release_folder_step
+from churn_infra.changes import Change, apply_changes
+from churn_infra.deploy import check_clean_tree
+from churn_infra.environment import find_infra_dir, load_environment
+from churn_infra.errors import InfraError, WorkspaceError
 from churn_infra.jobs import JOB_CLUSTER_KEY, build_job
 from churn_infra.local_runner import EntryPoint, run_job_locally
-from churn_infra.release import Release, build_release, git_state, predict_release
+from churn_infra.release import Release, build_release, predict_release
 from churn_infra.workspace_client import workspace_client
-from churn_jobs.errors import UserError
 
 TERMINAL = frozenset(
     {
@@ -64,14 +68,16 @@ def launch(
     console: Console | None = None,
 ) -> LaunchResult:
     out = console or Console()
-    infra_dir, repo_root = resolve_paths(infra_dir, repo_root)
+    infra_dir = (infra_dir or find_infra_dir()).resolve()
+    repo_root = (repo_root or infra_dir.parent).resolve()
     env = load_environment(env_name, infra_dir)
+    named = release or predict_release(repo_root)
+    settings = build_job(env, job, named)  # an unknown job fails before any build or request
     if env.databricks is None:
         if existing_cluster:
-            raise UserError("--existing-cluster applies to Databricks environments only.")
+            raise InfraError("--existing-cluster applies to Databricks environments only.")
         from churn_jobs.local_platform import churn_home
 
-        settings = build_job(env, job, release or predict_release(repo_root), infra_dir)
         record = run_job_locally(settings, churn_home(home), entry_points=entry_points, console=out)
         return LaunchResult(
             job=record.job,
@@ -82,33 +88,57 @@ def launch(
         )
     target = env.databricks
     if existing_cluster and not submit:
-        raise UserError("--existing-cluster needs --submit (a deployed job keeps its own cluster).")
-    name = env.job_name(job)
+        raise InfraError(
+            "--existing-cluster needs --submit (a deployed job keeps its own cluster)."
+        )
     if submit:
-        # Validate the job name before any build or upload.
-        build_job(env, job, predict_release(repo_root, release.git if release else None), infra_dir)
+        check_clean_tree(env, named.git, False, out, action="submit a run to")
     client = client or workspace_client(target.workspace)
+    name = env.job_name(job)
+    rerun = f"churn-infra launch {job} {env.name}" + (" --submit" if submit else "")
     if submit:
         with tempfile.TemporaryDirectory(prefix="churn-wheels-") as scratch:
             if release is None:
-                out.print("Building the wheels of every workspace member ...")
-                release = build_release(repo_root, Path(scratch), git_state(repo_root))
-            upload_release(client, release, target.artifact_location)
-        settings = build_job(env, job, release, infra_dir)
-        run_id = _submit(client, settings, existing_cluster)
+                release = build_release(repo_root, Path(scratch), named.git)
+            folder = release.remote_dir(target.artifact_location)
+            changes = [Change(f"create {folder}", release_folder_step(client, folder))] + [
+                Change(f"upload {u.remote}", lambda u=u: u.apply(client))  # type: ignore[misc]
+                for u in planned_uploads(release, target.artifact_location)
+            ]
+            apply_changes(changes, what=f"Launching {name}", rerun=rerun, out=out)
+        settings = build_job(env, job, release)
+        run_id = _workspace_call(lambda: _submit(client, settings, existing_cluster), name, rerun)
     else:
-        run_id = client.jobs.run_now(_find_job(client, name)).run_id
-    return follow(client, name, run_id, out, poll_seconds, sleep)
+        job_id = _workspace_call(lambda: _find_job(client, name), name, rerun)
+        run_id = _workspace_call(lambda: client.jobs.run_now(job_id).run_id, name, rerun)
+    return _workspace_call(
+        lambda: follow(client, name, run_id, out, poll_seconds, sleep), name, rerun
+    )
+
+
+T = TypeVar("T")
+
+
+def _workspace_call(call: Callable[[], T], name: str, rerun: str) -> T:
+    """One workspace request of launch: an API error is one message (exit 1), no traceback."""
+    try:
+        return call()
+    except DatabricksError as exc:
+        raise WorkspaceError(
+            f"Launching {name} failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+            f"fix the cause, then rerun `{rerun}` (see the run list in the workspace for a run "
+            "that may already have started)",
+        ) from None
 
 
 def _find_job(client: WorkspaceClient, name: str) -> int:
     found = [j for j in client.jobs.list(name=name) if j.settings and j.settings.name == name]
     if not found:
-        raise UserError(
+        raise InfraError(
             f"No job named {name!r} in the workspace.", "deploy it first, or use --submit"
         )
     if len(found) > 1:
-        raise UserError(
+        raise InfraError(
             f"{len(found)} jobs are named {name!r}.", "delete the duplicates, then deploy again"
         )
     assert found[0].job_id is not None

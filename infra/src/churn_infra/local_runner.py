@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from churn_jobs.errors import UserError
+from churn_infra.errors import InfraError
 
 EntryPoint = Callable[[list[str]], object]
 TaskState = Literal["PENDING", "SUCCESS", "FAILED", "UPSTREAM_FAILED"]
@@ -62,12 +62,12 @@ def task_order(settings: JobSettings) -> list[Task]:
     for key, task in tasks.items():
         deps = [d.task_key for d in task.depends_on or []]
         if missing := [d for d in deps if d not in tasks]:
-            raise UserError(f"Task {key!r} of {settings.name} depends on unknown tasks {missing}.")
+            raise InfraError(f"Task {key!r} of {settings.name} depends on unknown tasks {missing}.")
         sorter.add(key, *deps)
     try:
         order = list(sorter.static_order())
     except graphlib.CycleError as exc:
-        raise UserError(f"The tasks of {settings.name} form a cycle: {exc.args[1]}.") from None
+        raise InfraError(f"The tasks of {settings.name} form a cycle: {exc.args[1]}.") from None
     position = {key: i for i, key in enumerate(tasks)}
     # static_order is one valid order; re-sort stably by (depth, definition order) for readability.
     depth: dict[str, int] = {}
@@ -86,14 +86,14 @@ def resolve_entry_point(package_name: str, name: str) -> EntryPoint:
         if ep.dist is not None and _normalize(ep.dist.name) == wanted
     ]
     if not found:
-        raise UserError(
+        raise InfraError(
             f"No console script {name!r} is declared by an installed {package_name!r}.",
             "install the workspace (`uv sync --all-packages`) or fix the job's entry_point",
         )
     try:
         function: EntryPoint = found[0].load()
     except (ImportError, AttributeError) as exc:
-        raise UserError(
+        raise InfraError(
             f"Console script {name!r} of {package_name} ({found[0].value}) cannot be loaded: {exc}",
             "fix the entry point in that package's pyproject.toml",
         ) from None
@@ -104,7 +104,7 @@ def task_argv(task: Task) -> list[str]:
     """The command-line arguments Databricks would pass to the wheel task's entry point."""
     wheel = task.python_wheel_task
     if wheel is None:
-        raise UserError(
+        raise InfraError(
             f"Task {task.task_key!r} is not a python_wheel_task; the runner runs only those."
         )
     argv: list[str] = []
@@ -169,11 +169,11 @@ def run_job_locally(
 def _lookup(task: Task, entry_points: Mapping[str, EntryPoint] | None) -> EntryPoint:
     wheel = task.python_wheel_task
     if wheel is None or not wheel.entry_point or not wheel.package_name:
-        raise UserError(f"Task {task.task_key!r} is not a python_wheel_task with an entry point.")
+        raise InfraError(f"Task {task.task_key!r} is not a python_wheel_task with an entry point.")
     if entry_points is None:
         return resolve_entry_point(wheel.package_name, wheel.entry_point)
     if wheel.entry_point not in entry_points:
-        raise UserError(f"No entry point {wheel.entry_point!r} among {sorted(entry_points)}.")
+        raise InfraError(f"No entry point {wheel.entry_point!r} among {sorted(entry_points)}.")
     return entry_points[wheel.entry_point]
 
 

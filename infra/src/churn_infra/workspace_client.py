@@ -10,7 +10,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError
 
 from churn_infra.environment import Workspace
-from churn_jobs.errors import UserError
+from churn_infra.errors import InfraError
 
 
 def workspace_client(workspace: Workspace) -> WorkspaceClient:
@@ -22,7 +22,7 @@ def workspace_client(workspace: Workspace) -> WorkspaceClient:
     try:
         client = WorkspaceClient(profile=workspace.profile, host=workspace.host)
     except ValueError as exc:
-        raise UserError(
+        raise InfraError(
             f"No usable Databricks credentials for {workspace.describe()}: {_first_line(exc)}",
             fix,
         ) from None
@@ -34,7 +34,7 @@ def check_auth(client: WorkspaceClient, where: str, fix: str | None = None) -> N
     try:
         client.current_user.me()
     except (DatabricksError, ValueError) as exc:
-        raise UserError(
+        raise InfraError(
             f"Databricks authentication failed for {where}: {_first_line(exc)}",
             fix or "check your databricks-sdk credentials",
         ) from None

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from churn_jobs.environments import find_infra_dir
 from churn_jobs.settings import RuntimeSettings
 
 BIN = Path(sys.executable).parent
@@ -18,11 +17,6 @@ def runtime() -> RuntimeSettings:
     return RuntimeSettings(
         environment="test", schema="churn_test", experiment="t", registered_model_name="m"
     )
-
-
-@pytest.fixture(scope="session")
-def infra_dir() -> Path:
-    return find_infra_dir(Path(__file__).parent)
 
 
 def run_cli(*args: str, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

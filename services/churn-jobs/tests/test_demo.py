@@ -35,7 +35,10 @@ def test_reset_empties_a_churn_store_and_accepts_a_missing_one(tmp_path: Path) -
 
 
 def test_the_code_change_is_max_depth_4_to_8_and_nothing_else(infra_dir: Path) -> None:
-    diff = _diff(infra_dir / "params" / BASELINE_PARAMS, infra_dir / "params" / CODE_CHANGE_PARAMS)
+    diff = _diff(
+        infra_dir / "params" / f"{BASELINE_PARAMS}.yaml",
+        infra_dir / "params" / f"{CODE_CHANGE_PARAMS}.yaml",
+    )
     changed = [
         line
         for line in diff.code.splitlines()
@@ -43,7 +46,7 @@ def test_the_code_change_is_max_depth_4_to_8_and_nothing_else(infra_dir: Path) -
     ]
     settings = [line for line in changed if not line[1:].lstrip().startswith("#")]
     assert settings == ["-    max_depth: 4", "+    max_depth: 8"]
-    assert diff.code.startswith(f"--- infra/params/{BASELINE_PARAMS}")
+    assert diff.code.startswith(f"--- infra/params/{BASELINE_PARAMS}.yaml")
 
 
 def test_the_demo_refuses_an_environment_that_is_not_local(

@@ -31,13 +31,3 @@ def test_settings_file_and_bad_json(tmp_path: Path, runtime: RuntimeSettings) ->
     assert invalid.returncode == 2
     assert "runtime.experiment: Field required" in invalid.stderr
     assert "Traceback" not in invalid.stderr
-
-
-def test_cli_unknown_environment_and_missing_model(tmp_path: Path) -> None:
-    unknown = run_cli("churn", "run", "model-train", "--env", "nowhere", home=tmp_path)
-    assert unknown.returncode == 2
-    assert "Unknown environment 'nowhere'" in unknown.stderr
-    no_model = run_cli("churn", "promote", "--version", "1", home=tmp_path)
-    assert no_model.returncode == 2, no_model.stderr
-    assert "churn_model" in no_model.stderr
-    assert "Traceback" not in no_model.stderr

@@ -22,7 +22,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from churn_jobs.context import JobContext
-from churn_jobs.environments import find_infra_dir
+from churn_jobs.environments import params_file
 from churn_jobs.errors import UserError
 from churn_jobs.local_platform import HOME_MARKER, LocalPlatform, churn_home
 from churn_jobs.registry_access import registry
@@ -30,8 +30,8 @@ from churn_jobs.registry_cli import existing_versions
 from churn_jobs.request import request_from_files
 from churn_jobs.runner import run_job
 
-BASELINE_PARAMS = "model-train.yaml"
-CODE_CHANGE_PARAMS = "model-train-depth8.yaml"
+BASELINE_PARAMS = "model-train"
+CODE_CHANGE_PARAMS = "model-train-depth8"
 
 
 def reset_home(home: Path) -> None:
@@ -58,9 +58,10 @@ def reset_home(home: Path) -> None:
 
 
 def run_demo(env: str, console: Console, reset: bool = False) -> None:
-    infra = find_infra_dir()
     home = churn_home()
-    baseline = request_from_files("model-train", env, infra / "params" / BASELINE_PARAMS, infra)
+    baseline_params = params_file(BASELINE_PARAMS, env)
+    code_change_params = params_file(CODE_CHANGE_PARAMS, env)
+    baseline = request_from_files("model-train", env, baseline_params)
     if baseline.runtime.platform != "local":
         raise UserError(
             f"The demo runs on a local-platform environment; {env!r} is on "
@@ -78,11 +79,11 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
     started = time.perf_counter()
 
     def job(name: str, params: Path | None = None) -> object:
-        return run_job(name, request_from_files(name, env, params, infra), console, home)
+        return run_job(name, request_from_files(name, env, params), console, home)
 
     console.rule("[bold]1. initial-model-train-register: refresh → train (RF depth 4) → validate")
     job("feature-table-refresh")
-    first = job("model-train", infra / "params" / BASELINE_PARAMS)
+    first = job("model-train", baseline_params)
     job("model-validation")
     version = first.version  # type: ignore[attr-defined]
     console.print(f"[bold]manual step:[/] promote version {version} (`churn promote -v {version}`)")
@@ -90,10 +91,10 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
     reg.promote_version(version, expected_champion=reg.state().champion)
 
     console.rule("[bold]2. the code change: max_depth 4 → 8")
-    console.print(_diff(infra / "params" / BASELINE_PARAMS, infra / "params" / CODE_CHANGE_PARAMS))
+    console.print(_diff(baseline_params, code_change_params))
 
     console.rule("[bold]3. model-train → version 2; model-validation → challenger")
-    job("model-train", infra / "params" / CODE_CHANGE_PARAMS)
+    job("model-train", code_change_params)
     job("model-validation")
 
     console.rule("[bold]4. model-deployment: champion vs challenger on churn_reference")

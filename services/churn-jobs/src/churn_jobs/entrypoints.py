@@ -10,8 +10,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from churn_jobs.environments import read_yaml
-from churn_jobs.request import parse_request
+from churn_jobs.request import parse_request, read_yaml
 from churn_jobs.runner import exit_on_user_error, run_job
 
 

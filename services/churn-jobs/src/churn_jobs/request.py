@@ -1,7 +1,7 @@
 """A job request: runtime settings + task parameters, as one JSON document.
 
-It is what a deployed task receives (``--settings-json``), and what the CLI builds from the
-environment and params files, so both paths run the same validated input.
+It is what a deployed task receives (``--settings-json``); the environment loader builds the
+same object for the ``churn`` CLI and for every job definition, so both run one validated input.
 """
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
-from churn_jobs.environments import (
-    format_validation_error,
-    load_runtime_settings,
-    params_file,
-    read_yaml,
-)
 from churn_jobs.errors import UserError
 from churn_jobs.settings import RuntimeSettings, StrictModel
 
@@ -28,6 +23,29 @@ class JobRequest(StrictModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = [f"{source} is invalid:"]
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML (or JSON) mapping from a file; a missing or malformed file is one UserError."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"Config file {path} does not exist.", "check the path") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"Config file {path} is not valid YAML: {exc}", "fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"Config file {path} must hold a mapping at its top level.", "fix it")
+    return data
 
 
 def parse_request(payload: str | dict[str, Any], source: str = "--settings-json") -> JobRequest:
@@ -44,17 +62,13 @@ def parse_request(payload: str | dict[str, Any], source: str = "--settings-json"
 def request_from_files(
     job: str,
     environment: str,
-    params_path: Path | None = None,
+    params_path: Path | str | None = None,
     infra_dir: Path | None = None,
 ) -> JobRequest:
-    """The request the CLI runs: the environment's runtime section + the job's params file."""
-    runtime = load_runtime_settings(environment, infra_dir)
-    if params_path is not None:
-        params = read_yaml(params_path)  # an explicit file must exist
-    else:
-        default = params_file(job, environment, infra_dir)
-        params = read_yaml(default) if default.is_file() else {}
-    return JobRequest(runtime=runtime, params=params)
+    """The request the CLI runs, from the environment loader (see churn_jobs.environments)."""
+    from churn_jobs.environments import request_for
+
+    return request_for(job, environment, params_path, infra_dir)
 
 
 P = TypeVar("P", bound=BaseModel)

@@ -56,10 +56,32 @@ def user_error_types() -> tuple[type[Exception], ...]:
 
 @contextmanager
 def exit_on_user_error(console: Console | None = None) -> Iterator[None]:
-    """A user mistake ends in its message and exit code 2, without a traceback."""
+    """A user mistake ends in its message and exit code 2, without a traceback; a failed call
+    to the MLflow tracking server or registry in one message and exit code 1."""
     try:
         yield
     except user_error_types() as exc:
         err = console or Console(stderr=True)
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise SystemExit(2) from None
+    except Exception as exc:
+        if not _is_mlflow_error(exc):
+            raise
+        err = console or Console(stderr=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err.print(
+            f"[bold red]error:[/] an MLflow request failed: {first}\n  fix: check the tracking "
+            "server or workspace is reachable and that you may use this experiment and model, "
+            "then rerun: registry changes are checked-then-set, so a rerun is safe",
+            highlight=False,
+            markup=True,
+            soft_wrap=True,
+        )
+        raise SystemExit(1) from None
+
+
+def _is_mlflow_error(exc: Exception) -> bool:
+    import sys
+
+    exceptions = sys.modules.get("mlflow.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.MlflowException)

@@ -1,8 +1,8 @@
 """Runtime settings every job receives: where the tables, the experiment and the model live.
 
-These are the ``runtime:`` section of an environment file under ``infra/environments/``. On
-Databricks the resolved settings travel inside the job definition as a JSON parameter, so a
-deployed job is fully described by its definition; locally they are read from the file.
+A job receives them (inside its ``JobRequest``); it never reads an environment file. The
+environment loader (churn-infra) builds them from a file's ``runtime:`` section, deriving
+``environment`` (the file's name) and ``platform`` (whether it has a ``databricks:`` section).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ class RuntimeSettings(StrictModel):
         description="Registered model; a three-level name (catalog.schema.model) on Unity Catalog."
     )
     registry_mode: Literal["aliases", "stages"] = "aliases"
+    workspace_profile: str | None = Field(
+        default=None,
+        description="The databricks-sdk profile of the environment's workspace (derived from its "
+        "databricks: section): MLflow off the cluster uses databricks://<profile>.",
+    )
 
     @model_validator(mode="after")
     def _names_fit_the_platform(self) -> RuntimeSettings:

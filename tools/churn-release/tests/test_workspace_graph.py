@@ -11,15 +11,15 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from typer.testing import CliRunner
 
-from churn_infra.cli import app
-from churn_infra.release import Member, workspace_members
-from churn_infra.workspace_graph import (
+from churn_release.cli import app
+from churn_release.errors import ReleaseError
+from churn_release.members import Member, workspace_members
+from churn_release.workspace_graph import (
     WorkspaceGraph,
     affected_members,
     changed_paths,
     load_graph,
 )
-from churn_jobs.errors import UserError
 
 ALL = [
     "churn-features",
@@ -184,5 +184,5 @@ def test_cli_names_an_unknown_base_and_exits_2(git_workspace: Path) -> None:
 def test_an_invalid_dependency_line_is_a_user_error(git_workspace: Path) -> None:
     project = git_workspace / "packages/churn-model/pyproject.toml"
     project.write_text(project.read_text().replace('"numpy>=1.26"', '"numpy>=>1.26"'))
-    with pytest.raises(UserError, match=r"numpy>=>1\.26"):
+    with pytest.raises(ReleaseError, match=r"numpy>=>1\.26"):
         load_graph(git_workspace)

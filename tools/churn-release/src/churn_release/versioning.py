@@ -2,9 +2,10 @@
 
 A release of one member is the tag ``<package>-v<X.Y.Z>`` on a commit whose
 ``<member>/pyproject.toml`` says ``version = "X.Y.Z"`` and whose ``CHANGELOG.md`` has a
-``## [X.Y.Z]`` entry. ``bump`` makes such a commit possible: it changes that one version line
-(nothing else of the file), after checking the changelog and that every sibling's declared range
-still admits the new version.
+``## [X.Y.Z]`` entry. ``bump`` makes such a commit possible: after checking the changelog and
+that every sibling's declared range still admits the new version, ``uv version --package``
+changes that one version line and relocks. Changed-member detection (workspace_graph) stays
+ours: no maintained tool selects uv workspace members from a git diff with their dependents.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomlkit
 from packaging.version import InvalidVersion, Version
 
-from churn_infra.release import Member
-from churn_infra.workspace_graph import WorkspaceGraph, load_graph
-from churn_jobs.errors import UserError
+from churn_release.errors import ReleaseError
+from churn_release.members import Member
+from churn_release.workspace_graph import WorkspaceGraph, load_graph
 
 TAG_PATTERN = re.compile(r"^(?P<package>[a-z0-9]+(?:-[a-z0-9]+)*)-v(?P<version>\d+\.\d+\.\d+)$")
 RELEASE_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
@@ -60,7 +60,7 @@ def parse_tag(tag: str) -> Tag:
     name = tag.strip().removeprefix("refs/tags/")
     match = TAG_PATTERN.match(name)
     if match is None:
-        raise UserError(
+        raise ReleaseError(
             f"Tag {tag!r} is not a release tag.",
             "release tags are `<package>-v<X.Y.Z>`, e.g. churn-model-v0.3.0",
         )
@@ -72,12 +72,12 @@ def check_tag(tag: str, graph: WorkspaceGraph) -> Member:
     parsed = parse_tag(tag)
     member = graph.members.get(parsed.package)
     if member is None:
-        raise UserError(
+        raise ReleaseError(
             f"Tag {tag!r} names {parsed.package!r}, which is not a workspace member.",
             f"tag one of: {', '.join(sorted(graph.members))}",
         )
     if member.version != parsed.version:
-        raise UserError(
+        raise ReleaseError(
             f"Tag {tag!r} says {parsed.version} but {member.path}/pyproject.toml says "
             f"{member.name} {member.version}.",
             f"delete the tag (`git tag -d {tag} && git push origin :refs/tags/{tag}`) and tag "
@@ -107,24 +107,11 @@ def release_notes(repo_root: Path, package: str, version: str) -> str:
     changelog = repo_root / member.path / "CHANGELOG.md"
     entry = changelog_entry(_read(changelog), version)
     if entry is None:
-        raise UserError(
+        raise ReleaseError(
             f"{member.path}/CHANGELOG.md has no entry for {version}.",
             f"add a `## [{version}] - YYYY-MM-DD` section describing the release",
         )
     return entry
-
-
-def set_project_version(pyproject_text: str, version: str) -> str:
-    """``pyproject_text`` with only ``[project].version`` changed (comments and layout kept)."""
-    document = tomlkit.parse(pyproject_text)
-    project = document.get("project")
-    if project is None or "version" not in project:
-        raise UserError(
-            "pyproject.toml has no [project].version to bump.",
-            'declare a static `version = "X.Y.Z"` in [project]',
-        )
-    project["version"] = version
-    return tomlkit.dumps(document)
 
 
 def sibling_conflicts(graph: WorkspaceGraph, package: str, version: str) -> list[str]:
@@ -148,34 +135,34 @@ def bump(repo_root: Path, package: str, version: str, *, lock: bool = True) -> B
     graph = load_graph(root)
     member = _member(graph, package)
     if not RELEASE_VERSION.match(version):
-        raise UserError(
+        raise ReleaseError(
             f"Version {version!r} is not X.Y.Z.",
             "release versions are three numbers, e.g. 0.2.0 (tags are <package>-vX.Y.Z)",
         )
     try:
         current = Version(member.version)
     except InvalidVersion:
-        raise UserError(f"{member.path}/pyproject.toml has an invalid version.") from None
+        raise ReleaseError(f"{member.path}/pyproject.toml has an invalid version.") from None
     if Version(version) <= current:
-        raise UserError(
+        raise ReleaseError(
             f"{member.name} is at {member.version}; {version} is not greater.",
             "choose a higher version: a published version is never re-used",
         )
     changelog = root / member.path / "CHANGELOG.md"
     if changelog_entry(_read(changelog), version) is None:
-        raise UserError(
+        raise ReleaseError(
             f"{member.path}/CHANGELOG.md has no entry for {version}.",
             f"add a `## [{version}] - YYYY-MM-DD` section (move the Unreleased notes there) "
             "and run the release again",
         )
     if _tag_exists(root, tag_name(member.name, version)):
-        raise UserError(
+        raise ReleaseError(
             f"The tag {tag_name(member.name, version)} already exists.",
             "a released version is never re-used: choose the next version",
         )
     conflicts = sibling_conflicts(graph, member.name, version)
     if conflicts:
-        raise UserError(
+        raise ReleaseError(
             f"Releasing {member.name} {version} would break siblings whose ranges exclude it: "
             + "; ".join(conflicts)
             + ".",
@@ -183,24 +170,24 @@ def bump(repo_root: Path, package: str, version: str, *, lock: bool = True) -> B
             f"`<{Version(version).major + 1}`), check those members work with it, and release "
             "them too",
         )
-    pyproject = root / member.path / "pyproject.toml"
-    pyproject.write_text(set_project_version(pyproject.read_text(), version))
-    locked = _relock(root) if lock else False
+    locked = _set_version(root, member.name, version, lock=lock and (root / "uv.lock").is_file())
     bumped = Member(member.name, version, member.path)
     return Bump(member=bumped, old_version=member.version, new_version=version, lock_updated=locked)
 
 
-def _relock(root: Path) -> bool:
-    if not (root / "uv.lock").is_file():
-        return False
-    command = ["uv", "lock"]
+def _set_version(root: Path, package: str, version: str, *, lock: bool) -> bool:
+    """``uv version --package``: uv edits the one ``version`` line (layout and comments kept)
+    and, unless ``--frozen``, refreshes ``uv.lock``, which records every member's version (every
+    nox session syncs ``--locked``, so a bump without a relock would fail the next CI run)."""
+    command = ["uv", "version", "--package", package, version]
+    command.append("--no-sync" if lock else "--frozen")
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise UserError(
-            f"The version was bumped but `uv lock` failed:\n{done.stderr.strip()[-2000:]}",
-            "run `uv lock` yourself and commit uv.lock with the bump",
+        raise ReleaseError(
+            f"`{' '.join(command)}` failed:\n{done.stderr.strip()[-2000:]}",
+            "fix the cause, then release again (check `git diff` for a half-done bump)",
         )
-    return True
+    return lock
 
 
 def _tag_exists(root: Path, tag: str) -> bool:
@@ -214,7 +201,7 @@ def _tag_exists(root: Path, tag: str) -> bool:
 def _member(graph: WorkspaceGraph, package: str) -> Member:
     member = graph.members.get(package)
     if member is None:
-        raise UserError(
+        raise ReleaseError(
             f"{package!r} is not a workspace member.",
             f"choose one of: {', '.join(sorted(graph.members))}",
         )
@@ -223,7 +210,7 @@ def _member(graph: WorkspaceGraph, package: str) -> Member:
 
 def _read(path: Path) -> str:
     if not path.is_file():
-        raise UserError(
+        raise ReleaseError(
             f"{path} does not exist.",
             "keep a CHANGELOG.md (Keep a Changelog format) in every member",
         )

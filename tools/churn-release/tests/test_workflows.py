@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from churn_infra.versioning import tag_name
-from churn_infra.workspace_graph import load_graph
+from churn_release.versioning import tag_name
+from churn_release.workspace_graph import load_graph
 
 ALLOWED_SECRETS = {
     "DATABRICKS_READONLY_HOST",

@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from churn_infra.cli import app
-from churn_infra.release import workspace_members
-from churn_infra.versioning import (
+from churn_release.cli import app
+from churn_release.errors import ReleaseError
+from churn_release.members import workspace_members
+from churn_release.versioning import (
     bump,
     changelog_entry,
     check_tag,
     parse_tag,
-    set_project_version,
 )
-from churn_infra.workspace_graph import load_graph
-from churn_jobs.errors import UserError
+from churn_release.workspace_graph import load_graph
 
 CHANGELOG = """# Changelog
 
@@ -86,7 +85,7 @@ def test_a_tag_splits_into_package_and_version() -> None:
     ["v0.1.0", "churn-model-0.1.0", "churn-model-v0.1", "churn-model-v0.1.0rc1", "x-v1.2.3.4"],
 )
 def test_malformed_tags_are_refused(tag: str) -> None:
-    with pytest.raises(UserError, match="not a release tag"):
+    with pytest.raises(ReleaseError, match="not a release tag"):
         parse_tag(tag)
 
 
@@ -156,15 +155,6 @@ def test_every_member_has_a_changelog_entry_for_its_current_version(repo_root: P
 # --- version bump -------------------------------------------------------------------------
 
 
-def test_set_project_version_changes_only_that_line() -> None:
-    text = (
-        "# a comment\n[project]\nname = 'x'  # keep me\nversion = \"0.1.0\"\n"
-        'dependencies = [\n    "a>=1",  # why\n]\n\n[tool.x]\nversion = "9"\n'
-    )
-    changed = set_project_version(text, "0.2.0")
-    assert changed == text.replace('version = "0.1.0"', 'version = "0.2.0"')
-
-
 def test_release_bumps_one_member_and_prints_the_tag_command(workspace: Path) -> None:
     before = {p: p.read_text() for p in workspace.rglob("pyproject.toml")}
     _add_entry(workspace, "packages/churn-model", "0.2.0")
@@ -186,7 +176,7 @@ def test_release_relocks_so_locked_syncs_keep_working(workspace: Path) -> None:
     _add_entry(workspace, "infra", "0.1.1")
     lock_before = (workspace / "uv.lock").read_text()
 
-    done = bump(workspace, "churn-infra", "0.1.1")
+    done = bump(workspace, "churn-infra", "0.1.1")  # uv version --package, offline from the lock
 
     assert done.lock_updated
     lock_after = (workspace / "uv.lock").read_text()
@@ -207,13 +197,13 @@ def test_release_refuses_without_a_changelog_entry(workspace: Path) -> None:
 @pytest.mark.parametrize("version", ["0.1.0", "0.0.9"])
 def test_release_refuses_a_version_that_is_not_greater(workspace: Path, version: str) -> None:
     _add_entry(workspace, "packages/churn-model", version)
-    with pytest.raises(UserError, match="is not greater"):
+    with pytest.raises(ReleaseError, match="is not greater"):
         bump(workspace, "churn-model", version, lock=False)
 
 
 @pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0rc1", "1.0.0.post1"])
 def test_release_refuses_a_version_that_is_not_three_numbers(workspace: Path, version: str) -> None:
-    with pytest.raises(UserError, match=r"is not X\.Y\.Z"):
+    with pytest.raises(ReleaseError, match=r"is not X\.Y\.Z"):
         bump(workspace, "churn-model", version, lock=False)
 
 
@@ -249,7 +239,7 @@ def test_release_goes_through_once_the_ranges_are_widened(workspace: Path) -> No
 
 
 def test_release_refuses_an_unknown_member(workspace: Path) -> None:
-    with pytest.raises(UserError, match="'churn-widgets' is not a workspace member"):
+    with pytest.raises(ReleaseError, match="'churn-widgets' is not a workspace member"):
         bump(workspace, "churn-widgets", "0.2.0", lock=False)
 
 

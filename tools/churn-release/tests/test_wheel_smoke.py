@@ -12,15 +12,15 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from churn_infra.release import workspace_members
-from churn_infra.wheel_smoke import (
+from churn_release.errors import ReleaseError
+from churn_release.members import workspace_members
+from churn_release.wheel_smoke import (
     available_wheels,
     lock_constraints,
     lowest_sibling_pins,
     smoke_install,
 )
-from churn_infra.workspace_graph import load_graph
-from churn_jobs.errors import UserError
+from churn_release.workspace_graph import load_graph
 
 AVAILABLE = {
     "churn-model": [Version("0.3.0"), Version("0.1.0"), Version("0.2.1")],
@@ -40,7 +40,7 @@ def test_the_lowest_version_each_range_admits_is_pinned() -> None:
 
 
 def test_a_range_no_built_wheel_satisfies_is_a_violation() -> None:
-    with pytest.raises(UserError) as raised:
+    with pytest.raises(ReleaseError) as raised:
         lowest_sibling_pins(_requires("churn-model>=0.4,<1", "churn-features<0.1"), AVAILABLE)
     message = str(raised.value)
     assert "churn-model<1,>=0.4 matches no available version (0.1.0, 0.2.1, 0.3.0)" in message
@@ -49,7 +49,7 @@ def test_a_range_no_built_wheel_satisfies_is_a_violation() -> None:
 
 def test_a_sibling_without_a_range_is_a_violation() -> None:
     # uv writes a workspace sibling declared without a range as a bare name in the wheel.
-    with pytest.raises(UserError, match="churn-model is required without a version range"):
+    with pytest.raises(ReleaseError, match="churn-model is required without a version range"):
         lowest_sibling_pins(_requires("churn-model"), AVAILABLE)
 
 
@@ -165,7 +165,7 @@ def test_smoke_install_pins_the_lowest_sibling_and_imports(
 
 def test_smoke_install_fails_when_the_floor_is_too_low(tiny_wheels: Path, tmp_path: Path) -> None:
     with pytest.raises(
-        UserError,
+        ReleaseError,
         match=r"churn-fixture-gamma 0\.1\.0 does not import .*churn-fixture-alpha==0\.1\.0",
     ):
         smoke_install(
@@ -177,7 +177,7 @@ def test_smoke_install_fails_when_the_floor_is_too_low(tiny_wheels: Path, tmp_pa
 
 
 def test_smoke_install_fails_on_an_undeclared_sibling(tiny_wheels: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="No module named 'churn_fixture_alpha'"):
+    with pytest.raises(ReleaseError, match="No module named 'churn_fixture_alpha'"):
         smoke_install(
             "churn-fixture-delta",
             tiny_wheels,

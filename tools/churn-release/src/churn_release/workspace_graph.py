@@ -18,8 +18,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from churn_infra.release import Member, workspace_members
-from churn_jobs.errors import UserError
+from churn_release.errors import ReleaseError
+from churn_release.members import Member, workspace_members
 
 EVERYTHING = (
     "uv.lock",
@@ -98,7 +98,7 @@ def load_graph(repo_root: Path) -> WorkspaceGraph:
             try:
                 requirement = Requirement(line)
             except InvalidRequirement as exc:
-                raise UserError(
+                raise ReleaseError(
                     f"{pyproject}: invalid dependency {line!r}: {exc}",
                     "write it as a PEP 508 requirement such as `churn-model>=0.1,<1`",
                 ) from None
@@ -132,9 +132,9 @@ def changed_paths(repo_root: Path, base: str, head: str = "HEAD") -> list[str]:
     try:
         done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, check=True)
     except OSError as exc:
-        raise UserError(f"Cannot run git: {exc}", "install git") from None
+        raise ReleaseError(f"Cannot run git: {exc}", "install git") from None
     except subprocess.CalledProcessError as exc:
-        raise UserError(
+        raise ReleaseError(
             f"`{' '.join(command)}` failed: {exc.stderr.strip()}",
             f"fetch the base ref first (`git fetch origin {base.removeprefix('origin/')}`; "
             "in GitHub Actions check out with `fetch-depth: 0`)",

@@ -23,7 +23,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from churn_jobs.errors import UserError
+from churn_release.errors import ReleaseError
 
 LOCAL_EXTRA = "local"
 """The extra holding what a Databricks runtime provides (pyspark, delta-spark)."""
@@ -81,7 +81,7 @@ def read_wheel(path: Path) -> BuiltWheel:
             (n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None
         )
         if metadata_file is None:
-            raise UserError(f"{path} has no METADATA.", "rebuild it with `uv build`")
+            raise ReleaseError(f"{path} has no METADATA.", "rebuild it with `uv build`")
         metadata = Parser().parsestr(archive.read(metadata_file).decode())
     requires = tuple(Requirement(line) for line in metadata.get_all("Requires-Dist") or [])
     return BuiltWheel(str(name), version, path, requires)
@@ -122,7 +122,7 @@ def lowest_sibling_pins(
             offered = ", ".join(str(v) for v in sorted(available[sibling])) or "none"
             problems.append(f"{sibling}{specifier} matches no available version ({offered})")
     if problems:
-        raise UserError(
+        raise ReleaseError(
             "Sibling ranges are not satisfiable: " + "; ".join(problems) + ".",
             "fix the ranges in the member's pyproject.toml to admit released sibling versions",
         )
@@ -164,7 +164,7 @@ def smoke_install(
         key=lambda w: w.version,
     )
     if not own:
-        raise UserError(
+        raise ReleaseError(
             f"No {member} wheel in {wheel_dir}.",
             f"build it: `uv build --package {member} --no-sources --out-dir {wheel_dir}`",
         )
@@ -204,7 +204,7 @@ def smoke_install(
     }
     for name, version in {target.name: target.version, **pins}.items():
         if Version(installed.get(str(canonicalize_name(name)), "0")) != version:
-            raise UserError(
+            raise ReleaseError(
                 f"{name} {version} was asked for but {installed.get(name)} got installed.",
                 "check no index serves a package of the same name",
             )
@@ -217,7 +217,7 @@ def smoke_install(
         env=_clean_env(),
     )
     if done.returncode != 0:
-        raise UserError(
+        raise ReleaseError(
             f"{target.name} {target.version} does not import outside the workspace "
             f"(siblings: {_describe(pins)}):\n{done.stderr.strip()[-3000:]}",
             "declare every dependency it imports in its pyproject.toml, with a range its "
@@ -242,7 +242,7 @@ def _uv(*args: str, cwd: Path) -> str:
         command, cwd=cwd, capture_output=True, text=True, check=False, env=_clean_env()
     )
     if done.returncode != 0:
-        raise UserError(
+        raise ReleaseError(
             f"`{' '.join(command)}` failed:\n{(done.stderr or done.stdout).strip()[-3000:]}",
             "see the uv output above",
         )
