@@ -23,6 +23,7 @@ MEMBERS = {
     "churn-model": "packages/churn-model",
     "churn-registry-ops": "packages/churn-registry-ops",
     "churn-scoring": "packages/churn-scoring",
+    "churn-monitoring": "packages/churn-monitoring",
     "churn-jobs": "services/churn-jobs",
     "churn-infra": "infra",
 }
@@ -97,7 +98,7 @@ def ci(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: reported as ratios measured side by side in one run (see benchmarks/)."""
-    workspace(session)
+    sync(session, "--all-packages", "--group", "bench")  # + Evidently, for monitoring.py
     out = ROOT / ".churn" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     scripts = session.posargs or sorted(
