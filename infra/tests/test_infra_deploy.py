@@ -44,7 +44,7 @@ def test_deploy_twice_updates_and_never_duplicates(
     assert {d.action for d in first.deployed} == {"create"}
     ids = {d.name: d.job_id for d in first.deployed}
     names = _job_names(fake)
-    assert len(names) == 6
+    assert len(names) == 7
     assert "STAGING-churn-integration-test" in names
 
     second, text = _deploy("staging", infra_dir, repo_root, client, built_release)
@@ -52,8 +52,8 @@ def test_deploy_twice_updates_and_never_duplicates(
     assert {d.name: d.job_id for d in second.deployed} == ids
     assert _job_names(fake) == names
     calls = [(r.method, r.path) for r in fake.requests]
-    assert calls.count(("POST", "/api/2.2/jobs/create")) == 6
-    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 6
+    assert calls.count(("POST", "/api/2.2/jobs/create")) == 7
+    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 7
     for job_id in ids.values():
         assert f"{fake.host}/jobs/{job_id}" in text
 
@@ -88,7 +88,7 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
     }
-    assert len(libraries) == 6
+    assert len(libraries) == 7  # one wheel per workspace member
     assert libraries == set(fake.state.files)
     for path in libraries:
         assert path.startswith("/Volumes/churn_dev/churn/artifacts/releases/")

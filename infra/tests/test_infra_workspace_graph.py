@@ -26,6 +26,7 @@ ALL = [
     "churn-infra",
     "churn-jobs",
     "churn-model",
+    "churn-monitoring",
     "churn-registry-ops",
     "churn-scoring",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
@@ -117,10 +118,11 @@ def test_monitor_rows_and_drift_detected(spark) -> None:
         [frame(1500, 10, day=date(2026, 1, 1)), frame(1500, 11, shift=0.6, day=date(2026, 1, 2))]
     )
     scored = with_windows(spark.createDataFrame(windows), "scoring_date", "1 day")
+    exact_grid = replace(SPEC, max_grid=5000)  # every baseline value on the grid: KS is exact
     result = monitor(
         spark.createDataFrame(base),
         scored,
-        SPEC,
+        exact_grid,
         granularity="1 day",
         model_version="3",
         business=BusinessParams(horizon_months=12),

@@ -172,9 +172,12 @@ def profile_cells(
         *[F.col(s).cast("string").alias(f"slice:{s}") for s in spec.slices],
         *[_clean_numeric(c).alias(c) for c in numeric],
         *[F.nullif(F.trim(F.col(c).cast("string")), F.lit("")).alias(c) for c in spec.categorical],
-        (F.col(spec.probability) >= spec.threshold).cast("double").alias(PREDICTED_POSITIVE),
+        # NaN is invalid like null (and Spark orders NaN above every number).
+        (_clean_numeric(spec.probability) >= spec.threshold)
+        .cast("double")
+        .alias(PREDICTED_POSITIVE),
         (
-            F.col(spec.probability) * F.col(spec.charges)
+            _clean_numeric(spec.probability) * _clean_numeric(spec.charges)
             if spec.charges
             else F.lit(None).cast("double")
         ).alias(EXPECTED_LOSS_BASE),
