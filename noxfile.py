@@ -25,6 +25,7 @@ MEMBERS = {
     "churn-model": "packages/churn-model",
     "churn-registry-ops": "packages/churn-registry-ops",
     "churn-scoring": "packages/churn-scoring",
+    "churn-monitoring": "packages/churn-monitoring",
     "churn-jobs": "services/churn-jobs",
     "churn-infra": "infra",
     "churn-release": "tools/churn-release",
@@ -106,7 +107,7 @@ def ci(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: reported as ratios measured side by side in one run (see benchmarks/)."""
-    workspace(session)
+    sync(session, "--all-packages", "--group", "bench")  # + Evidently, for monitoring.py
     out = ROOT / ".churn" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     scripts = session.posargs or sorted(

@@ -46,7 +46,7 @@ def test_deploy_twice_updates_and_never_duplicates(
     assert {d.action for d in first.deployed} == {"create"}
     ids = {d.name: d.job_id for d in first.deployed}
     names = _job_names(fake)
-    assert len(names) == 6
+    assert len(names) == 7
     assert "STAGING-churn-integration-test" in names
 
     second, text = _deploy("staging", infra_dir, repo_root, client, built_release)
@@ -54,8 +54,8 @@ def test_deploy_twice_updates_and_never_duplicates(
     assert {d.name: d.job_id for d in second.deployed} == ids
     assert _job_names(fake) == names
     calls = [(r.method, r.path) for r in fake.requests]
-    assert calls.count(("POST", "/api/2.2/jobs/create")) == 6
-    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 6
+    assert calls.count(("POST", "/api/2.2/jobs/create")) == 7
+    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 7
     for job_id in ids.values():
         assert f"{fake.host}/jobs/{job_id}" in text
 
@@ -162,7 +162,7 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
     }
-    assert len(libraries) == 5
+    assert len(libraries) == 6
     data = vendored_source("/Volumes/churn_dev/churn/artifacts")
     assert set(fake.state.files) == libraries | {data}
     assert fake.state.files[data] == vendored_csv_path().read_bytes()

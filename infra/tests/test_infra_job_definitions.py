@@ -97,11 +97,12 @@ def test_tasks_attach_the_job_wheel_and_its_siblings_only(
         f"{env.databricks.artifact_location}/releases/{release.path}/{w}"
         for w in release.wheel_files
     )
-    # churn-jobs and the four packages it depends on; never the deploy tool itself
+    # churn-jobs and the packages it depends on; never the deploy tool itself
     assert [m.name for m in release.members] == [
         "churn-features",
         "churn-jobs",
         "churn-model",
+        "churn-monitoring",
         "churn-registry-ops",
         "churn-scoring",
     ]

@@ -42,6 +42,7 @@ JOB_NAMES = (
     "model-inference-batch",
     "initial-model-train-register",
     "integration-test",
+    "model-monitoring",
 )
 """Short names of every job; the deployed name is ``<ENV>-churn-<job>``."""
 

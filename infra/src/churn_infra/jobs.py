@@ -58,6 +58,7 @@ JOB_TASKS: dict[str, tuple[TaskSpec, ...]] = {
         "model-inference-batch",
         "integration-check",
     ),
+    "model-monitoring": _chain("model-monitoring"),
 }
 assert set(JOB_TASKS) == set(JOB_NAMES)
 

@@ -27,6 +27,7 @@ ALL = [
     "churn-jobs",
     "churn-local-spark",
     "churn-model",
+    "churn-monitoring",
     "churn-registry-ops",
     "churn-scoring",
 ]

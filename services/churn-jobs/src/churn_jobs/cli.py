@@ -49,6 +49,15 @@ def models_command(env: EnvOption = "local") -> None:
         show_models(env, console)
 
 
+@app.command("monitor")
+def monitor_command(env: EnvOption = "local") -> None:
+    """The latest monitoring status (drift, last retrain trigger) per model version."""
+    from churn_jobs.monitor_cli import show_monitoring
+
+    with exit_on_user_error():
+        show_monitoring(env, console)
+
+
 @app.command("promote")
 def promote_command(
     version: Annotated[

@@ -24,6 +24,7 @@ JOBS = {
     "model-deployment": "churn_jobs.jobs.model_deployment",
     "model-inference-batch": "churn_jobs.jobs.model_inference_batch",
     "integration-check": "churn_jobs.jobs.integration_check",
+    "model-monitoring": "churn_jobs.jobs.model_monitoring",
 }
 
 

@@ -1,0 +1,388 @@
+"""Spark side: the few aggregations that turn scored rows into summaries (no row leaves Spark).
+
+1. ``baseline_grids``: per numeric column, the baseline's distinct values (at most ``max_grid``)
+   or its ``max_grid`` approximate quantiles; one aggregation, then one small collect.
+2. ``profile_cells``: one pass over the rows. Each numeric value is bucketed on its grid
+   (Spark ML ``Bucketizer``, binary search in the JVM: a grid point and the open cell after it
+   are separate buckets), then every row is unpivoted to (column, bucket, category, value) and
+   counted by window, slice columns, column and bucket, with the values' sum and sum of squares.
+   Slices and the overall view are sums of these groups, done on the driver over a few thousand
+   aggregated rows, so any number of slice values costs no extra pass.
+3. ``performance_cells``: labelled rows grouped by rounded score, label, calibration bin and
+   predicted class, with the log-loss and Brier terms summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from churn_monitoring.histograms import (
+    CategoricalCounts,
+    FloatArray,
+    NumericHistogram,
+    Summary,
+    empty_numeric,
+)
+from churn_monitoring.performance import (
+    ECE_BINS,
+    LOG_LOSS_EPS,
+    PerformanceCounts,
+    empty_performance,
+)
+
+Granularity = Literal["1 day", "1 week", "1 month"]
+WINDOW_START = "window_start"
+WINDOW_END = "window_end"
+PREDICTED_POSITIVE = ":predicted_positive"
+EXPECTED_LOSS_BASE = ":probability_x_charges"
+OVERALL = (None, None)  # (slice_key, slice_value) of the whole window
+
+SliceKey = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """What to monitor in a frame of scored rows."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    threshold: float
+    probability: str = "churn_probability"
+    label: str | None = "churn"
+    slices: tuple[str, ...] = ("contract", "internet_service", "senior_citizen")
+    charges: str | None = "monthly_charges"
+    max_grid: int = 1000
+    score_decimals: int = 4
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        """The numeric features and the probability (prediction drift)."""
+        return (*self.numeric, self.probability)
+
+
+def with_windows(rows: DataFrame, time_column: str, granularity: Granularity) -> DataFrame:
+    """Add ``window_start`` / ``window_end`` (timestamps) from a date or timestamp column."""
+    unit = {"1 day": "day", "1 week": "week", "1 month": "month"}[granularity]
+    start = F.date_trunc(unit, F.col(time_column).cast("timestamp"))
+    step = {"1 day": "INTERVAL 1 DAY", "1 week": "INTERVAL 7 DAYS", "1 month": "INTERVAL 1 MONTH"}
+    return rows.withColumn(WINDOW_START, start).withColumn(
+        WINDOW_END, start + F.expr(step[granularity])
+    )
+
+
+# --- grids --------------------------------------------------------------------------------------
+
+
+def baseline_grids(
+    baseline: DataFrame, columns: Sequence[str], max_grid: int
+) -> dict[str, FloatArray]:
+    """The grid of each numeric column (see ``histograms``), from Spark aggregates only."""
+    clean = baseline.select(*[_clean_numeric(c).alias(c) for c in columns])
+    distinct = clean.agg(*[F.approx_count_distinct(c, 0.01).alias(c) for c in columns]).first()
+    assert distinct is not None
+    grids: dict[str, FloatArray] = {}
+    # A little headroom over max_grid: approx_count_distinct errs by ~1%.
+    small = [c for c in columns if distinct[c] <= max_grid * 0.95]
+    large = [c for c in columns if c not in small]
+    if small:
+        values = (
+            clean.select(
+                F.explode(
+                    F.array(*[F.struct(F.lit(c).alias("c"), F.col(c).alias("v")) for c in small])
+                ).alias("x")
+            )
+            .where(F.col("x.v").isNotNull())
+            .select("x.c", "x.v")
+            .distinct()
+        )
+        collected = values.toPandas()
+        for c in small:
+            grids[c] = np.unique(collected.loc[collected["c"] == c, "v"].to_numpy(np.float64))
+    if large:
+        probabilities = [i / max_grid for i in range(1, max_grid + 1)]
+        row = clean.agg(
+            *[F.percentile_approx(c, probabilities, 10 * max_grid).alias(c) for c in large]
+        ).first()
+        assert row is not None
+        for c in large:
+            grids[c] = np.unique(np.asarray(row[c] or [], dtype=np.float64))
+    return grids
+
+
+def _clean_numeric(column: str) -> Column:
+    value = F.col(column).cast("double")
+    return F.when(F.isnan(value), None).otherwise(value)
+
+
+@dataclass(frozen=True)
+class _Buckets:
+    """Bucketizer splits of one grid, and what each bucket is (a point or an open cell)."""
+
+    splits: list[float]
+    is_point: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, grid: FloatArray) -> _Buckets:
+        splits = [-np.inf]
+        is_point: list[bool] = []
+        index: list[int] = []
+        for i, g in enumerate(grid):
+            if g > splits[-1]:
+                splits.append(float(g))
+                is_point.append(False)
+                index.append(i)  # open cell before point i
+            after = float(np.nextafter(g, np.inf))
+            splits.append(after)
+            is_point.append(True)
+            index.append(i)
+        splits.append(np.inf)
+        is_point.append(False)
+        index.append(len(grid))  # the open cell after the last point
+        if len(splits) < 3:  # an empty grid: Bucketizer wants at least two buckets
+            splits, is_point, index = [-np.inf, 0.0, np.inf], [False, False], [0, 0]
+        return cls(splits, np.array(is_point), np.array(index))
+
+
+# --- the profile pass ---------------------------------------------------------------------------
+
+
+def profile_cells(
+    rows: DataFrame, spec: MonitorSpec, grids: dict[str, FloatArray], windowed: bool = True
+) -> pd.DataFrame:
+    """One aggregation over ``rows``: counts per (window, slices, column, bucket/category)."""
+    from pyspark.ml.feature import Bucketizer
+
+    numeric = list(spec.numeric_columns)
+    buckets = {c: _Buckets.of(grids[c]) for c in numeric}
+    prepared = rows.select(
+        *(
+            [F.col(WINDOW_START)]
+            if windowed
+            else [F.lit(None).cast("timestamp").alias(WINDOW_START)]
+        ),
+        *[F.col(s).cast("string").alias(f"slice:{s}") for s in spec.slices],
+        *[_clean_numeric(c).alias(c) for c in numeric],
+        *[F.nullif(F.trim(F.col(c).cast("string")), F.lit("")).alias(c) for c in spec.categorical],
+        # NaN is invalid like null (and Spark orders NaN above every number).
+        (_clean_numeric(spec.probability) >= spec.threshold)
+        .cast("double")
+        .alias(PREDICTED_POSITIVE),
+        (
+            _clean_numeric(spec.probability) * _clean_numeric(spec.charges)
+            if spec.charges
+            else F.lit(None).cast("double")
+        ).alias(EXPECTED_LOSS_BASE),
+    )
+    bucketed = Bucketizer(
+        splitsArray=[buckets[c].splits for c in numeric],
+        inputCols=numeric,
+        outputCols=[f"bucket:{c}" for c in numeric],
+        handleInvalid="keep",
+    ).transform(prepared)
+    entries = [
+        *[f"'{c}', CAST(`bucket:{c}` AS INT), CAST(NULL AS STRING), `{c}`" for c in numeric],
+        *[f"'{c}', CAST(NULL AS INT), `{c}`, CAST(NULL AS DOUBLE)" for c in spec.categorical],
+        *[
+            f"'{c}', 0, CAST(NULL AS STRING), `{c}`"
+            for c in (PREDICTED_POSITIVE, EXPECTED_LOSS_BASE)
+        ],
+    ]
+    stacked = (
+        f"stack({len(entries)}, {', '.join(entries)}) AS (column_name, bucket, category, value)"
+    )
+    keys = [WINDOW_START, *[f"slice:{s}" for s in spec.slices]]
+    cells = (
+        bucketed.select(*keys, F.expr(stacked))
+        .groupBy(*keys, "column_name", "bucket", "category")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum("value").alias("s"),
+            F.sum(F.col("value") * F.col("value")).alias("s2"),
+            F.min("value").alias("lo"),
+            F.max("value").alias("hi"),
+        )
+    )
+    frame = cells.toPandas()
+    frame.attrs["buckets"] = buckets
+    return frame
+
+
+def performance_cells(rows: DataFrame, spec: MonitorSpec, windowed: bool = True) -> pd.DataFrame:
+    """Labelled rows only: counts by (window, slices, rounded score, label, bins, class)."""
+    assert spec.label is not None
+    p = F.col(spec.probability).cast("double")
+    y = F.col(spec.label).cast("double")
+    clipped = F.least(F.greatest(p, F.lit(LOG_LOSS_EPS)), F.lit(1 - LOG_LOSS_EPS))
+    keys = [WINDOW_START, *[f"slice:{s}" for s in spec.slices]]
+    # NaN is as unknown as null (pandas-made frames carry NaN for a missing label).
+    known = y.isNotNull() & ~F.isnan(y) & p.isNotNull() & ~F.isnan(p)
+    labelled = rows.where(known).select(
+        *(
+            [F.col(WINDOW_START)]
+            if windowed
+            else [F.lit(None).cast("timestamp").alias(WINDOW_START)]
+        ),
+        *[F.col(s).cast("string").alias(f"slice:{s}") for s in spec.slices],
+        F.round(p, spec.score_decimals).alias("score"),
+        y.alias("label"),
+        F.least(F.floor(p * ECE_BINS), F.lit(ECE_BINS - 1)).cast("int").alias("ece_bin"),
+        (p >= spec.threshold).alias("predicted"),
+        p.alias("p"),
+        (-(y * F.log(clipped) + (1 - y) * F.log(1 - clipped))).alias("ll"),
+        ((p - y) * (p - y)).alias("sq"),
+    )
+    return (
+        labelled.groupBy(*keys, "score", "label", "ece_bin", "predicted")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum("p").alias("p_sum"),
+            F.sum("ll").alias("ll_sum"),
+            F.sum("sq").alias("sq_sum"),
+        )
+        .toPandas()
+    )
+
+
+# --- from aggregated cells to summaries (driver, small frames) -----------------------------------
+
+
+@dataclass
+class WindowSummary:
+    """Everything about one (window, slice): per-column summaries and table-level numbers."""
+
+    window_start: datetime | None
+    slice_key: str | None
+    slice_value: str | None
+    columns: dict[str, Summary] = field(default_factory=dict)
+    row_count: float = 0.0
+    predicted_positive_rate: float = float("nan")
+    probability_x_charges: float = float("nan")
+    performance: PerformanceCounts = field(default_factory=empty_performance)
+
+
+def _slice_groups(
+    frame: pd.DataFrame, spec: MonitorSpec
+) -> Iterator[tuple[SliceKey, pd.DataFrame]]:
+    yield OVERALL, frame
+    for s in spec.slices:
+        for value, part in frame.groupby(f"slice:{s}", dropna=True):
+            yield (s, str(value)), part
+
+
+def summarise(
+    cells: pd.DataFrame,
+    performance: pd.DataFrame | None,
+    spec: MonitorSpec,
+    grids: dict[str, FloatArray],
+) -> dict[tuple[datetime | None, str | None, str | None], WindowSummary]:
+    """Summaries per (window start, slice key, slice value), the overall view included."""
+    buckets: dict[str, _Buckets] = cells.attrs["buckets"]
+    out: dict[tuple[datetime | None, str | None, str | None], WindowSummary] = {}
+    windows = cells[WINDOW_START].drop_duplicates().tolist() if len(cells) else []
+    for window in windows:
+        in_window = cells[_same_window(cells[WINDOW_START], window)]
+        for (key, value), part in _slice_groups(in_window, spec):
+            start = None if pd.isna(window) else pd.Timestamp(window).to_pydatetime()
+            summary = WindowSummary(start, key, value)
+            by_column = {name: g for name, g in part.groupby("column_name")}
+            for c in spec.numeric_columns:
+                g = by_column.get(c)
+                summary.columns[c] = (
+                    _numeric(g, grids[c], buckets[c]) if g is not None else empty_numeric(grids[c])
+                )
+            for c in spec.categorical:
+                g = by_column.get(c)
+                summary.columns[c] = _categorical(g) if g is not None else CategoricalCounts()
+            if (g := by_column.get(PREDICTED_POSITIVE)) is not None:
+                summary.row_count = float(g["n"].sum())
+                valid = g["s"].notna()
+                counted = float(g.loc[valid, "n"].sum())
+                summary.predicted_positive_rate = (
+                    float(g["s"].sum()) / counted if counted else float("nan")
+                )
+            if (g := by_column.get(EXPECTED_LOSS_BASE)) is not None and g["s"].notna().any():
+                summary.probability_x_charges = float(g["s"].sum())
+            out[(start, key, value)] = summary
+    if performance is not None and len(performance):
+        for window in performance[WINDOW_START].drop_duplicates().tolist():
+            in_window = performance[_same_window(performance[WINDOW_START], window)]
+            start = None if pd.isna(window) else pd.Timestamp(window).to_pydatetime()
+            for (key, value), part in _slice_groups(in_window, spec):
+                if (start, key, value) in out:
+                    out[(start, key, value)].performance = _performance(part)
+    return out
+
+
+def _same_window(column: pd.Series, window: Any) -> pd.Series:
+    return column.isna() if pd.isna(window) else column == window
+
+
+def _numeric(g: pd.DataFrame, grid: FloatArray, b: _Buckets) -> NumericHistogram:
+    k = len(grid)
+    valid = g[g["bucket"].notna()]
+    bucket = valid["bucket"].to_numpy(np.int64)
+    n = valid["n"].to_numpy(np.float64)
+    s = valid["s"].to_numpy(np.float64)
+    point = b.is_point[bucket]
+    index = b.index[bucket]
+    return NumericHistogram(
+        grid=grid,
+        points=np.bincount(index[point], weights=n[point], minlength=k)[:k].astype(np.float64),
+        cells=np.bincount(index[~point], weights=n[~point], minlength=k + 1).astype(np.float64),
+        cell_sums=np.bincount(index[~point], weights=s[~point], minlength=k + 1).astype(np.float64),
+        nulls=float(g.loc[g["bucket"].isna(), "n"].sum()),
+        sum_squares=float(valid["s2"].sum()),
+        minimum=float(valid["lo"].min()) if len(valid) else float("nan"),
+        maximum=float(valid["hi"].max()) if len(valid) else float("nan"),
+    )
+
+
+def _categorical(g: pd.DataFrame) -> CategoricalCounts:
+    valid = g[g["category"].notna()]
+    counts = valid.groupby("category")["n"].sum()
+    return CategoricalCounts(
+        {str(k): float(v) for k, v in counts.items()}, float(g.loc[g["category"].isna(), "n"].sum())
+    )
+
+
+def _performance(part: pd.DataFrame) -> PerformanceCounts:
+    by_score = part.groupby(["score", "label"])["n"].sum().unstack(fill_value=0)
+    scores = by_score.index.to_numpy(np.float64)
+    bins = part.groupby("ece_bin")
+    ece_index = np.arange(ECE_BINS)
+    predicted = part["predicted"].astype(bool)
+    positive = part["label"] == 1.0
+
+    def count(mask: pd.Series) -> float:
+        return float(part.loc[mask, "n"].sum())
+
+    return PerformanceCounts(
+        scores=scores,
+        positives=by_score.get(1.0, pd.Series(0.0, index=by_score.index)).to_numpy(np.float64),
+        negatives=by_score.get(0.0, pd.Series(0.0, index=by_score.index)).to_numpy(np.float64),
+        log_loss_sum=float(part["ll_sum"].sum()),
+        brier_sum=float(part["sq_sum"].sum()),
+        ece_count=bins["n"].sum().reindex(ece_index, fill_value=0).to_numpy(np.float64),
+        ece_probability_sum=bins["p_sum"]
+        .sum()
+        .reindex(ece_index, fill_value=0)
+        .to_numpy(np.float64),
+        ece_label_sum=(part["label"] * part["n"])
+        .groupby(part["ece_bin"])
+        .sum()
+        .reindex(ece_index, fill_value=0)
+        .to_numpy(np.float64),
+        tp=count(predicted & positive),
+        fp=count(predicted & ~positive),
+        tn=count(~predicted & ~positive),
+        fn=count(~predicted & positive),
+    )
