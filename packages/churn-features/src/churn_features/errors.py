@@ -25,3 +25,7 @@ class FeatureTableError(ChurnFeaturesError):
 
 class PartialRefreshError(ChurnFeaturesError):
     """A write failed after others had committed; the message lists what was written."""
+
+
+class OnlineStoreError(ChurnFeaturesError):
+    """The online feature store is unreachable, unpublished, or refuses what is written to it."""
