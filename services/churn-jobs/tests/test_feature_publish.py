@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +20,18 @@ from churn_jobs.settings import RuntimeSettings
 FEATURES = "churn_test.churn_features"
 
 
+def outside_pytest_tmp() -> Path:
+    """A home outside pytest's temp root: pytest resets that root to mode 0700 at every session
+    start (also another process's), which locks out the server's own system user as root."""
+    return Path(tempfile.mkdtemp(prefix="churn-jobs-test-"))
+
+
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("home")
+def home() -> Iterator[Path]:
+    home = outside_pytest_tmp()
     yield home
     LocalOnlineStore(home).stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +67,9 @@ def test_publish_mirrors_the_delta_version_and_follows_changes(
     sample = spark.table(FEATURES).orderBy("customer_id").limit(3).collect()
     ids = [r["customer_id"] for r in sample]
     found = store.lookup(FEATURES, "customer_id", ids, ["tenure", "monthly_charges", "contract"])
-    assert found == {r["customer_id"]: (r["tenure"], r["monthly_charges"], r["contract"]) for r in sample}
+    assert found == {
+        r["customer_id"]: (r["tenure"], r["monthly_charges"], r["contract"]) for r in sample
+    }
 
     again = publish(refreshed, home)
     assert (again.rows_inserted, again.rows_updated, again.rows_deleted) == (0, 0, 0)
@@ -72,7 +83,8 @@ def test_publish_mirrors_the_delta_version_and_follows_changes(
     found = store.lookup(FEATURES, "customer_id", [gone, changed], ["tenure"])
     assert found == {changed: (sample[1]["tenure"] + 100,)}
     published = store.published_version(FEATURES)
-    assert published is not None and published.source_version == third.source_version
+    assert published is not None
+    assert published.source_version == third.source_version
     store.close()
     assert f"{FEATURES}: version {third.source_version}" in describe_status(LocalOnlineStore(home))
 
@@ -85,7 +97,8 @@ def test_publish_without_a_feature_table_names_the_fix(home: Path) -> None:
         publish(runtime, home)
 
 
-def test_cli_store_start_status_stop(tmp_path: Path) -> None:
+def test_cli_store_start_status_stop() -> None:
+    tmp_path = outside_pytest_tmp()
     started = run_cli("churn", "store", "start", home=tmp_path)
     assert started.returncode == 0, started.stderr
     assert "online store running" in started.stdout
@@ -96,3 +109,4 @@ def test_cli_store_start_status_stop(tmp_path: Path) -> None:
     assert not LocalOnlineStore(tmp_path).status().running
     again = run_cli("churn", "store", "stop", home=tmp_path)
     assert "was not running" in again.stdout
+    shutil.rmtree(tmp_path, ignore_errors=True)

