@@ -88,7 +88,7 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
     }
-    assert len(libraries) == 6
+    assert len(libraries) == 7  # one wheel per workspace member
     assert libraries == set(fake.state.files)
     for path in libraries:
         assert path.startswith("/Volumes/churn_dev/churn/artifacts/releases/")

@@ -21,7 +21,9 @@ from churn_serving.app import create_app
 from churn_serving.follower import ChampionFollower
 from churn_serving.holder import ModelHolder
 from churn_serving.inference_log import InferenceLog
+from churn_serving.payload import FrameRequest, LookupRequest
 from churn_serving.registry import ChampionSource
+from churn_serving.scoring import BatchScorer, LookupUnavailableError
 
 
 @pytest.fixture
@@ -294,3 +296,20 @@ def test_the_inference_log_is_a_table_of_scored_rows(
     )
     assert scored["model_version"] == versions["forest"]
     assert scored["tenure"] == customers[0]["tenure"].iloc[0]
+
+
+def test_one_batch_scores_with_one_model_and_reports_rows_it_cannot_score(
+    versions: dict[str, str], source: ChampionSource, customers: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    holder = ModelHolder(source.load(versions["forest"]))
+    frame = customers[0].iloc[:2]
+    complete, short = FrameRequest(frame), FrameRequest(frame.drop(columns=["tenure"]))
+    results, batch = BatchScorer(holder, None)([complete, short])
+    assert results[0].reasons == [None, None]
+    assert not np.isnan(results[0].probabilities).any()
+    assert results[1].reasons[0] == "missing feature columns: ['tenure']"
+    assert np.isnan(results[1].probabilities).all()
+    assert {r.served.version for r in results} == {versions["forest"]}
+    assert len(batch.features) == 2  # only the scorable rows went to predict_proba
+    with pytest.raises(LookupUnavailableError, match="no online store"):
+        BatchScorer(holder, None)([LookupRequest(keys=["a"], single=True)])

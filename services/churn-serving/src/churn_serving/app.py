@@ -212,6 +212,13 @@ def _answer(
     threshold = served.model.threshold
     probabilities = scored.probabilities.tolist()
     if isinstance(request, FrameRequest):
+        if scored.reasons and scored.reasons[0] is not None:
+            return 422, {
+                "error_code": "INVALID_PARAMETER_VALUE",
+                "message": f"The rows lack {scored.reasons[0]}, which model {served.name} "
+                f"v{served.version} consumes.",
+                **_version(served),
+            }
         metrics.rows.labels(OK).inc(len(probabilities))
         values: list[Any] = (
             [int(p >= threshold) for p in probabilities]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from churn_features.store.online import OnlineStore
 
 NOT_FOUND = "not_found"
+MISSING_COLUMNS = "missing feature columns"
 OK = "ok"
 
 
@@ -78,10 +79,14 @@ class BatchScorer:
                     reasons.append(None if k in looked_up else NOT_FOUND)
             else:
                 frame = request.frame
-                frames.append(frame[columns])
+                # Checked on arrival, but a swap to a model with other features may come between.
+                missing = [c for c in columns if c not in frame.columns]
+                if not missing:
+                    frames.append(frame[columns])
                 ids = frame["customer_id"] if "customer_id" in frame.columns else None
                 keys.extend([None] * len(frame) if ids is None else [_str(v) for v in ids])
-                reasons.extend([None] * len(frame))
+                reason = f"{MISSING_COLUMNS}: {missing}" if missing else None
+                reasons.extend([reason] * len(frame))
             spans.append((start, len(keys)))
 
         features = _concat(frames, columns)
