@@ -19,7 +19,7 @@ Per model, side by side, both servers on 127.0.0.1, one process each (uvicorn si
 The load generator is an httpx async driver in this process: each client sends its next request
 when the previous one is answered; a phase ends after ``--requests`` responses or ``--seconds``,
 whichever first. Reported: throughput (responses/s), p50/p99 latency, errors, and the peak RSS of
-each server's process tree (sampled from /proc). Goal (issue 14): >= 3x mlflow's throughput at
+each server's process tree (psutil, every 0.25 s). Goal (issue 14): >= 3x mlflow's throughput at
 equal p99, and p99 <= 25 ms for a single-customer lookup at 50 clients.
 
     uv run python benchmarks/serving.py --out .churn/bench/serving.json
@@ -45,8 +45,6 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))
-from _peak_memory import sample_peak  # noqa: E402
 
 MODEL = "churn_bench_serving"
 CONFIGS = {
@@ -122,6 +120,40 @@ def register_models(tracking_uri: str, features: Any, labels: Any) -> dict[str, 
             )
         versions[name] = str(info.registered_model_version)
     return versions
+
+
+class PeakRss:
+    """Peak RSS (MiB) of one process and its children, sampled with psutil every 0.25 s (cheap:
+    walking all of /proc would steal the load generator's CPU on a busy machine)."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.25):
+            try:
+                procs = [self.process, *self.process.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in procs)
+            except psutil.Error:
+                continue
+            self.peak_mib = max(self.peak_mib, rss / 2**20)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @contextmanager
@@ -299,7 +331,7 @@ def main() -> None:
                 if label == "ours":
                     plan = [("lookup", single_ids, c, 1) for c in (50, 200)] + plan
                     plan.append(("batch100_lookup", batch_ids, 8, 1))
-                with sample_peak(roots=lambda p=process.pid: [p]) as peak:
+                with PeakRss(process.pid) as peak:
                     for phase, bodies, clients, _ in plan:
                         measured = asyncio.run(
                             drive(url, bodies, clients, args.requests, args.seconds)

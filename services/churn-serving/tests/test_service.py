@@ -303,7 +303,8 @@ def test_one_batch_scores_with_one_model_and_reports_rows_it_cannot_score(
 ) -> None:
     holder = ModelHolder(source.load(versions["forest"]))
     frame = customers[0].iloc[:2]
-    complete, short = FrameRequest(frame), FrameRequest(frame.drop(columns=["tenure"]))
+    complete = FrameRequest.from_frame(frame)
+    short = FrameRequest.from_frame(frame.drop(columns=["tenure"]))
     results, batch = BatchScorer(holder, None)([complete, short])
     assert results[0].reasons == [None, None]
     assert not np.isnan(results[0].probabilities).any()

@@ -69,7 +69,7 @@ def create_app(
         scorer,
         max_wait=max_wait_ms / 1000.0,
         max_rows=max_batch_rows,
-        size=lambda r: len(r.keys) if isinstance(r, LookupRequest) else len(r.frame),
+        size=lambda r: len(r.keys) if isinstance(r, LookupRequest) else len(r),
         on_batch=on_batch,
     )
     if follower is not None:
@@ -117,7 +117,7 @@ def create_app(
             parsed = parse_payload(raw)
             if isinstance(parsed, FrameRequest):
                 _check_columns(parsed, holder)
-                if parsed.frame.empty:
+                if not parsed.rows:
                     served = holder.current()
                     assert served is not None
                     return 200, {"predictions": [], **_version(served)}
@@ -194,7 +194,7 @@ def _check_columns(request: FrameRequest, holder: ModelHolder) -> None:
     served = holder.current()
     if served is None:
         raise NotReadyError
-    missing = [c for c in served.model.feature_names if c not in request.frame.columns]
+    missing = [c for c in served.model.feature_names if c not in request.columns]
     if missing:
         raise PayloadError(
             f"The rows lack the feature column(s) {missing}; model {served.name} "

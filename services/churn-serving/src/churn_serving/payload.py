@@ -36,10 +36,31 @@ class PayloadError(Exception):
 
 @dataclass(frozen=True)
 class FrameRequest:
-    """Full feature rows (one row per record)."""
+    """Full feature rows, row-major in ``columns`` order (plain Python values: no per-request
+    DataFrame, the micro-batch builds one frame for all its requests)."""
 
-    frame: pd.DataFrame
+    columns: list[str]
+    rows: list[list[Any]]
     output: str = "probability"
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, output: str = "probability") -> FrameRequest:
+        return cls([str(c) for c in frame.columns], frame.to_numpy(dtype=object).tolist(), output)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def select(self, wanted: list[str]) -> list[list[Any]]:
+        """The rows restricted to ``wanted`` columns, in that order (all must be present)."""
+        index = {name: i for i, name in enumerate(self.columns)}
+        positions = [index[name] for name in wanted]
+        return [[row[i] for i in positions] for row in self.rows]
+
+    def column(self, name: str) -> list[Any] | None:
+        if name not in self.columns:
+            return None
+        i = self.columns.index(name)
+        return [row[i] for row in self.rows]
 
 
 @dataclass(frozen=True)
@@ -72,14 +93,14 @@ def parse_payload(body: bytes, key: str = "customer_id") -> FrameRequest | Looku
             f"{REQUIRED_INPUT_FORMAT}. Received dictionary with input fields: {list(data)}."
         )
     name = formats[0]
-    frame = _frame(name, data[name])
-    if len(frame) > MAX_ROWS:
+    columns, rows = _table(name, data[name])
+    if len(rows) > MAX_ROWS:
         raise PayloadError(
-            f"{len(frame)} rows in one request; at most {MAX_ROWS}. Split the request.",
+            f"{len(rows)} rows in one request; at most {MAX_ROWS}. Split the request.",
             status=413,
             error_code="RESOURCE_LIMIT_EXCEEDED",
         )
-    return FrameRequest(frame=frame, output=output)
+    return FrameRequest(columns=columns, rows=rows, output=output)
 
 
 def _output(params: Any) -> str:
@@ -115,35 +136,47 @@ def _keys(value: Any, key: str) -> tuple[list[str], bool]:
     return list(values), single
 
 
-def _frame(name: str, value: Any) -> pd.DataFrame:
-    try:
-        if name == "dataframe_split":
-            if not isinstance(value, dict) or "data" not in value or "columns" not in value:
-                raise PayloadError(
-                    "'dataframe_split' must be an object with 'columns' and 'data' "
-                    "(pandas orient='split')."
-                )
-            return pd.DataFrame(
-                data=value["data"], columns=value["columns"], index=value.get("index")
+def _table(name: str, value: Any) -> tuple[list[str], list[list[Any]]]:
+    """(columns, rows) of a payload, checked for shape; no pandas on this path."""
+    if name == "dataframe_split":
+        if not isinstance(value, dict) or "data" not in value or "columns" not in value:
+            raise PayloadError(
+                "'dataframe_split' must be an object with 'columns' and 'data' "
+                "(pandas orient='split')."
             )
-        if name == "dataframe_records":
-            if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-                raise PayloadError(
-                    "'dataframe_records' must be a list of objects, one per row "
-                    "(pandas orient='records')."
-                )
-            return pd.DataFrame.from_records(value)
-        # instances / inputs: named columns only (the churn model has a column signature)
-        if isinstance(value, dict):
-            columns = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
-            return pd.DataFrame(columns)
-        if isinstance(value, list) and all(isinstance(r, dict) for r in value):
-            return pd.DataFrame.from_records(value)
-        raise PayloadError(
-            f"'{name}' must be an object of columns or a list of row objects: the churn model "
-            "takes named feature columns."
-        )
-    except PayloadError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise PayloadError(f"'{name}' cannot be read as a table: {exc}") from None
+        columns, data = value["columns"], value["data"]
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise PayloadError("'dataframe_split.columns' must be a list of column names.")
+        if not isinstance(data, list) or not all(
+            isinstance(r, list) and len(r) == len(columns) for r in data
+        ):
+            raise PayloadError(
+                f"'dataframe_split.data' must be a list of rows of {len(columns)} values "
+                "(one per column)."
+            )
+        return list(columns), data
+    if name == "dataframe_records":
+        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+            raise PayloadError(
+                "'dataframe_records' must be a list of objects, one per row "
+                "(pandas orient='records')."
+            )
+        return _records(value)
+    # instances / inputs: named columns only (the churn model has a column signature)
+    if isinstance(value, dict):
+        lists = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) > 1:
+            raise PayloadError(f"'{name}' columns have different lengths {sorted(lengths)}.")
+        return list(lists), [list(r) for r in zip(*lists.values(), strict=True)]
+    if isinstance(value, list) and all(isinstance(r, dict) for r in value):
+        return _records(value)
+    raise PayloadError(
+        f"'{name}' must be an object of columns or a list of row objects: the churn model "
+        "takes named feature columns."
+    )
+
+
+def _records(records: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    columns = list(dict.fromkeys(k for record in records for k in record))
+    return columns, [[record.get(c) for c in columns] for record in records]

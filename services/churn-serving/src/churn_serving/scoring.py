@@ -65,31 +65,33 @@ class BatchScorer:
         columns = model.feature_names
         looked_up = self._look_up(served, [r for r in requests if isinstance(r, LookupRequest)])
 
-        frames: list[pd.DataFrame] = []
+        rows: list[list[Any]] = []
         keys: list[str | None] = []
         reasons: list[str | None] = []
         spans: list[tuple[int, int]] = []
         for request in requests:
             start = len(keys)
             if isinstance(request, LookupRequest):
-                found = [k for k in request.keys if k in looked_up]
-                frames.append(pd.DataFrame([looked_up[k] for k in found], columns=columns))
                 for k in request.keys:
+                    found = looked_up.get(k)
                     keys.append(k)
-                    reasons.append(None if k in looked_up else NOT_FOUND)
+                    if found is None:
+                        reasons.append(NOT_FOUND)
+                    else:
+                        rows.append(found)
+                        reasons.append(None)
             else:
-                frame = request.frame
                 # Checked on arrival, but a swap to a model with other features may come between.
-                missing = [c for c in columns if c not in frame.columns]
+                missing = [c for c in columns if c not in request.columns]
                 if not missing:
-                    frames.append(frame[columns])
-                ids = frame["customer_id"] if "customer_id" in frame.columns else None
-                keys.extend([None] * len(frame) if ids is None else [_str(v) for v in ids])
+                    rows.extend(request.select(columns))
+                ids = request.column("customer_id")
+                keys.extend([None] * len(request) if ids is None else [_str(v) for v in ids])
                 reason = f"{MISSING_COLUMNS}: {missing}" if missing else None
-                reasons.extend([reason] * len(frame))
+                reasons.extend([reason] * len(request))
             spans.append((start, len(keys)))
 
-        features = _concat(frames, columns)
+        features = pd.DataFrame(rows, columns=columns)
         scored_rows = np.array([r is None for r in reasons], dtype=bool)
         probabilities = np.full(len(keys), np.nan)
         if len(features):
@@ -141,15 +143,6 @@ class BatchScorer:
 
 class LookupUnavailableError(Exception):
     """The lookup form cannot be served (no feature spec, no store, composite key)."""
-
-
-def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
-    return pd.concat(frames, ignore_index=True)
 
 
 def _str(value: Any) -> str | None:
