@@ -112,7 +112,10 @@ class ServerThread:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        # keep-alive longer than any pause under load: a connection the server closes while the
+        # client reuses it is a transport race, not a failed request
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=75)
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
         )

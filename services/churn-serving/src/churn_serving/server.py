@@ -72,4 +72,13 @@ def serve(config: ServeConfig) -> None:
     import uvicorn
 
     app = build_app(config)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False)
+    # Keep-alive longer than clients and load balancers keep idle connections (uvicorn's 5 s
+    # default makes a client that reuses a connection just as it is closed see a reset).
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=75,
+    )
