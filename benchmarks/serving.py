@@ -164,7 +164,7 @@ def server(command: list[str], port: int, env: dict[str, str], ready_path: str):
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900  # mlflow's import + model load is slow on a busy machine
     try:
         while True:
             if process.poll() is not None:
