@@ -27,6 +27,7 @@ MEMBERS = {
     "churn-scoring": "packages/churn-scoring",
     "churn-monitoring": "packages/churn-monitoring",
     "churn-jobs": "services/churn-jobs",
+    "churn-serving": "services/churn-serving",
     "churn-infra": "infra",
     "churn-release": "tools/churn-release",
 }

@@ -30,6 +30,7 @@ ALL = [
     "churn-monitoring",
     "churn-registry-ops",
     "churn-scoring",
+    "churn-serving",
 ]
 
 
@@ -56,6 +57,7 @@ def test_a_model_change_selects_the_model_and_everything_built_on_it(
         "churn-model",
         "churn-registry-ops",
         "churn-scoring",
+        "churn-serving",
     ]
 
 
@@ -67,7 +69,13 @@ def test_a_features_change_skips_the_members_that_do_not_use_features(
     graph: WorkspaceGraph,
 ) -> None:
     selected = affected_members(["packages/churn-features/tests/test_x.py"], graph)
-    assert selected == ["churn-features", "churn-infra", "churn-jobs", "churn-scoring"]
+    assert selected == [
+        "churn-features",
+        "churn-infra",
+        "churn-jobs",
+        "churn-scoring",
+        "churn-serving",
+    ]
 
 
 @pytest.mark.parametrize(

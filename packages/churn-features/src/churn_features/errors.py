@@ -37,3 +37,7 @@ class InvalidTableNameError(ChurnFeaturesError):
 
 class NoCompletedRefreshError(ChurnFeaturesError):
     """No feature-table refresh has completed yet, so there is no consistent set to read."""
+
+
+class OnlineStoreError(ChurnFeaturesError):
+    """The online feature store is unreachable, unpublished, or refuses what is written to it."""

@@ -109,6 +109,62 @@ def demo_command(
         run_demo(env, console, reset=reset)
 
 
+store_app = typer.Typer(
+    help="The local online feature store (PostgreSQL under CHURN_HOME/online-store).",
+    no_args_is_help=True,
+)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("start")
+def store_start_command() -> None:
+    """Start the local online store (it keeps running until `churn store stop`)."""
+    from churn_jobs.local_platform import churn_home
+    from churn_jobs.online_store import LocalOnlineStore
+
+    with exit_on_user_error():
+        status = LocalOnlineStore(churn_home()).start()
+        console.print(f"online store running (pid {status.pid}): {status.uri}")
+
+
+@store_app.command("stop")
+def store_stop_command() -> None:
+    """Stop the local online store (its data stays for the next start)."""
+    from churn_jobs.local_platform import churn_home
+    from churn_jobs.online_store import LocalOnlineStore
+
+    with exit_on_user_error():
+        store = LocalOnlineStore(churn_home())
+        stopped = store.stop()
+        console.print("online store stopped" if stopped else "online store was not running")
+
+
+@store_app.command("status")
+def store_status_command() -> None:
+    """Whether the local online store runs, and which feature-table version it holds."""
+    from churn_jobs.local_platform import churn_home
+    from churn_jobs.online_store import LocalOnlineStore, describe_status
+
+    with exit_on_user_error():
+        console.print(describe_status(LocalOnlineStore(churn_home())))
+
+
+@app.command("serve")
+def serve_command(
+    env: EnvOption = "local",
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    poll_seconds: Annotated[
+        float, typer.Option(help="How often to check the registry for a new champion.")
+    ] = 5.0,
+) -> None:
+    """Serve the champion online (starts the online store and publishes to it if needed)."""
+    from churn_jobs.local_platform import churn_home
+    from churn_jobs.serve import serve_local
+
+    with exit_on_user_error():
+        serve_local(env, churn_home(), console, port=port, poll_seconds=poll_seconds)
+
+
 @app.command("ui")
 def ui_command() -> None:
     """Print the command that opens the MLflow UI on the local store."""

@@ -36,6 +36,7 @@ def _entry_point(job: str) -> Callable[[Sequence[str] | None], None]:
 
 
 feature_table_refresh = _entry_point("feature-table-refresh")
+feature_publish = _entry_point("feature-publish")
 model_train = _entry_point("model-train")
 model_validation = _entry_point("model-validation")
 model_deployment = _entry_point("model-deployment")

@@ -19,6 +19,7 @@ from churn_jobs.request import JobRequest, validate_params
 #: job name -> module holding ``Params`` and ``run(ctx, params)``
 JOBS = {
     "feature-table-refresh": "churn_jobs.jobs.feature_table_refresh",
+    "feature-publish": "churn_jobs.jobs.feature_publish",
     "model-train": "churn_jobs.jobs.model_train",
     "model-validation": "churn_jobs.jobs.model_validation",
     "model-deployment": "churn_jobs.jobs.model_deployment",
