@@ -21,7 +21,7 @@ def test_bundle_has_every_job_with_bundle_built_wheels(
     written = export_bundle("prod", out, infra_dir=infra_dir, repo_root=repo_root)
     main = yaml.safe_load((out / "databricks.yml").read_text())
     assert main["targets"]["prod"]["workspace"] == {"profile": "churn-prod"}
-    assert len(main["artifacts"]) == 7  # one wheel per workspace member
+    assert len(main["artifacts"]) == 7  # churn-jobs and the packages it depends on
     env = load_environment("prod", infra_dir)
     expected = {s.name: s.as_dict() for s in build_jobs(env, predict_release(repo_root))}
     resources = {}

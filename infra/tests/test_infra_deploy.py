@@ -162,7 +162,7 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
     }
-    assert len(libraries) == 6
+    assert len(libraries) == 7
     data = vendored_source("/Volumes/churn_dev/churn/artifacts")
     assert set(fake.state.files) == libraries | {data}
     assert fake.state.files[data] == vendored_csv_path().read_bytes()

@@ -101,6 +101,7 @@ def test_tasks_attach_the_job_wheel_and_its_siblings_only(
     assert [m.name for m in release.members] == [
         "churn-features",
         "churn-jobs",
+        "churn-local-spark",
         "churn-model",
         "churn-monitoring",
         "churn-registry-ops",
