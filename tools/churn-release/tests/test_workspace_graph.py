@@ -29,6 +29,7 @@ ALL = [
     "churn-model",
     "churn-monitoring",
     "churn-registry-ops",
+    "churn-release",
     "churn-scoring",
     "churn-serving",
 ]
@@ -43,7 +44,11 @@ def test_the_real_graph_has_every_member_and_its_sibling_ranges(graph: Workspace
     assert sorted(graph.members) == ALL
     assert graph.members["churn-model"].path == Path("packages/churn-model")
     assert sorted(graph.requires["churn-scoring"]) == ["churn-features", "churn-model"]
-    assert graph.requires["churn-infra"] == {"churn-jobs": SpecifierSet(">=0.1,<1")}
+    assert graph.requires["churn-infra"] == {
+        "churn-features": SpecifierSet(">=0.1,<1"),
+        "churn-jobs": SpecifierSet(">=0.1,<1"),
+    }
+    assert graph.requires["churn-release"] == {}  # dev-only, imports no member
     assert graph.requires["churn-model"] == {}
 
 
