@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 from churn_infra.cli import app
 from churn_infra.deploy import deploy
+from churn_infra.environment import load_environment
 from churn_infra.errors import InfraError, WorkspaceError
+from churn_infra.jobs import job_names
 from churn_infra.launch import launch
 from churn_infra.release import GitState, Release, content_hash, git_state, shipped_members
 
@@ -55,19 +57,22 @@ def test_a_403_on_permissions_names_what_was_applied_and_a_rerun_completes(
     assert caught.value.exit_code == 1
     assert "Deploying staging stopped part-way" in message
     assert "PermissionDenied" in message
-    # the folder, five wheels and the data file, two schemas, the experiments' folder, two
+    wheels = len(built_release.wheel_files)
+    jobs = len(job_names(load_environment("staging", infra_dir)))
+    # the folder, the wheels and the data file, two schemas, the experiments' folder, two
     # experiments, one job
-    assert "applied (13):" in message
-    assert "not applied (11):" in message  # its permissions, five more jobs and theirs
+    assert f"applied ({1 + wheels + 1 + 2 + 1 + 2 + 1}):" in message
+    # its permissions, the other jobs and theirs
+    assert f"not applied ({1 + 2 * (jobs - 1)}):" in message
     assert "- set the permissions of STAGING-churn-feature-table-refresh" in message
     assert "grant the deploying principal" in message
     assert "rerun `churn-infra deploy staging`" in message
     assert len(fake.state.jobs) == 1
 
     again = _deploy("staging", infra_dir, repo_root, client, built_release)
-    assert len(fake.state.jobs) == 6  # no duplicate of the first job
+    assert len(fake.state.jobs) == jobs  # no duplicate of the first job
     assert set(fake.state.permissions) == set(fake.state.jobs)
-    assert sum("already there" in a for a in again.applied) == 6
+    assert sum("already there" in a for a in again.applied) == wheels + 1  # same bytes
     assert {d.action for d in again.deployed} == {"create", "update"}
 
 
@@ -83,8 +88,8 @@ def test_a_5xx_on_an_upload_stops_before_any_job_changes(
         _deploy("dev", infra_dir, repo_root, client, built_release)
     assert fake.state.jobs == {}
     _deploy("dev", infra_dir, repo_root, client, built_release)
-    assert len(fake.state.files) == 6
-    assert len(fake.state.jobs) == 5
+    assert len(fake.state.files) == len(built_release.wheel_files) + 1  # and the data file
+    assert len(fake.state.jobs) == len(job_names(load_environment("dev", infra_dir)))
 
 
 def test_cli_prints_one_message_and_exits_1(
@@ -98,7 +103,7 @@ def test_cli_prints_one_message_and_exits_1(
     assert "Traceback" not in result.output
     assert "create job DEV-churn-feature-table-refresh failed" in result.output
     assert CliRunner().invoke(app, args).exit_code == 0
-    assert len(fake.state.jobs) == 5
+    assert len(fake.state.jobs) == len(job_names(load_environment("dev", fake_infra)))
 
 
 def test_a_wheel_path_is_never_overwritten_with_different_bytes(

@@ -13,7 +13,7 @@ import yaml
 from databricks.sdk.service.jobs import JobSettings
 
 from churn_infra.artifacts import vendored_source
-from churn_infra.environment import load_environment
+from churn_infra.environment import JOB_PARAM_OVERRIDES, load_environment
 from churn_infra.jobs import JOB_TASKS, PACKAGE_NAME, SETTINGS_PARAMETER, build_jobs, job_names
 from churn_infra.release import GitState, predict_release
 from churn_infra.settings_diff import settings_diff
@@ -81,6 +81,12 @@ def test_staging_integration_test_runs_the_chain_on_test_tables(
         runtime = RuntimeSettings.model_validate(payload["runtime"])
         assert runtime.schema_name == "churn_integration" != env.runtime.schema_name
         assert runtime.registered_model_name != env.runtime.registered_model_name
+        # fresh test tables have no champion: only here may deployment promote the first one
+        first_champion = payload["params"].get("promote_when_no_champion", False)
+        assert first_champion is (task.task_key == "model-deployment"), task.task_key
+    scheduled = jobs["STAGING-churn-model-deployment"].tasks or []
+    payload = json.loads(scheduled[0].python_wheel_task.named_parameters[SETTINGS_PARAMETER])
+    assert payload["params"]["promote_when_no_champion"] is False
     assert "DEV-churn-integration-test" not in {j.name for j in _jobs("dev", infra_dir, repo_root)}
 
 
@@ -138,7 +144,15 @@ def test_settings_json_carries_runtime_and_params(
                 assert expected["source"] == "vendored"
                 expected["source"] = vendored_source(env.databricks.artifact_location)
                 assert expected["source"].startswith(env.databricks.artifact_location + "/data/")
+            # a task's params inside one job only (e.g. the integration test's first champion)
+            expected.update(JOB_PARAM_OVERRIDES.get((_short(settings.name), task.task_key), {}))
             assert payload["params"] == expected
+
+
+def _short(job_name: str | None) -> str:
+    """``STAGING-churn-model-train`` -> ``model-train``."""
+    assert job_name is not None
+    return job_name.split("-churn-", 1)[1]
 
 
 def test_a_param_change_is_a_one_line_change_of_the_definition(

@@ -120,7 +120,7 @@ def test_submit_touches_no_deployed_job(
     assert [t["task_key"] for t in tasks] == ["model-train", "model-validation"]
     for task in tasks:
         assert "job_cluster_key" not in task
-        assert task["new_cluster"]["spark_version"].startswith("17.")
+        assert task["new_cluster"]["spark_version"].startswith("18.")
         assert task["python_wheel_task"]["entry_point"].startswith("churn-model-")
     # its wheels were uploaded first, where its libraries point
     for lib in tasks[0]["libraries"]:

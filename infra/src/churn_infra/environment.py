@@ -165,7 +165,9 @@ DEFAULT_TIMEOUTS = {
     "model-inference-batch": 2 * 3600,
     "initial-model-train-register": 4 * 3600,
     "integration-test": 4 * 3600,
+    "model-monitoring": 2 * 3600,  # includes the retraining it may start and wait for
 }
+assert set(DEFAULT_TIMEOUTS) == set(JOB_NAMES)
 """Seconds a run of each job may take: with max_concurrent_runs 1, a hung run without a timeout
 would make every later scheduled run skip silently."""
 
@@ -387,7 +389,16 @@ class Environment(Strict):
 
     def request(self, task: str, job: str | None = None) -> JobRequest:
         """What ``task`` receives when it runs as part of ``job`` (default: on its own)."""
-        return JobRequest(runtime=self.runtime_for(job or task), params=self.params.get(task, {}))
+        params = {**self.params.get(task, {}), **JOB_PARAM_OVERRIDES.get((job or task, task), {})}
+        return JobRequest(runtime=self.runtime_for(job or task), params=params)
+
+
+#: Params a task takes only inside one job. The integration test runs the chain on fresh test
+#: tables where no champion exists yet, so its deployment step promotes the validated challenger
+#: (model-deployment's opt-in ``promote_when_no_champion``); scheduled deployments never do.
+JOB_PARAM_OVERRIDES: dict[tuple[str, str], dict[str, object]] = {
+    ("integration-test", "model-deployment"): {"promote_when_no_champion": True},
+}
 
 
 def load_environment(name: str, infra_dir: Path) -> Environment:

@@ -18,8 +18,10 @@ classify at all.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.parser import Parser
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -116,3 +118,11 @@ def violations(
                 "preinstalled version, or list it under '#! unverified:')"
             )
     return problems
+
+
+def wheel_requirements(path: Path) -> tuple[Requirement, ...]:
+    """``Requires-Dist`` of a built wheel's METADATA: what pip installs with it on a cluster."""
+    with zipfile.ZipFile(path) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        parsed = Parser().parsestr(archive.read(metadata).decode())
+    return tuple(Requirement(line) for line in parsed.get_all("Requires-Dist") or [])
