@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,13 @@ def write_csv(
 
 def rows_of(df: DataFrame, *columns: str) -> list[tuple[object, ...]]:
     return sorted(tuple(r[c] for c in columns) for r in df.collect())
+
+
+@dataclass(frozen=True)
+class FeatureLookup:
+    """Any object with the fields of the store's ``Lookup`` protocol will do; the jobs pass
+    churn-model's ``FeatureLookup``, which this package does not depend on."""
+
+    table_name: str
+    lookup_key: Sequence[str] = ("customer_id",)
+    feature_names: Sequence[str] | None = None

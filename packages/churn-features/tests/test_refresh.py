@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import raw_row, write_csv
+from conftest import FeatureLookup, raw_row, write_csv
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
@@ -15,7 +15,6 @@ from churn_features.errors import (
 )
 from churn_features.refresh import RefreshTables, refresh_feature_tables
 from churn_features.refresh_log import last_completed_refresh
-from churn_features.store.base import FeatureLookup
 from churn_features.store.delta import DeltaFeatureStore
 from churn_features.tables import table_version
 

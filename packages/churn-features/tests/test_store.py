@@ -1,7 +1,5 @@
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import pytest
+from conftest import FeatureLookup
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
@@ -9,16 +7,6 @@ from churn_features.errors import FeatureTableError
 from churn_features.store.delta import DeltaFeatureStore
 
 SCHEMA = "customer_id string, tenure int, contract string"
-
-
-@dataclass(frozen=True)
-class FeatureLookup:
-    """Any object with the fields of the store's ``Lookup`` protocol will do; the jobs pass
-    churn-model's ``FeatureLookup``, which this package does not depend on."""
-
-    table_name: str
-    lookup_key: Sequence[str] = ("customer_id",)
-    feature_names: Sequence[str] | None = None
 
 
 def make_table(spark: SparkSession, store: DeltaFeatureStore, name: str, rows: list) -> None:
