@@ -10,6 +10,13 @@ import pytest
 from churn_jobs.settings import RuntimeSettings
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def infra_dir() -> Path:
+    """The repository's environments and params (read through churn-infra's loader)."""
+    return REPO / "infra"
 
 
 @pytest.fixture

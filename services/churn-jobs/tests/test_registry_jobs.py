@@ -12,8 +12,9 @@ import pytest
 from rich.console import Console
 
 import churn_model
+from churn_infra.environment import INFRA_DIR_VARIABLE
 from churn_jobs.context import JobContext
-from churn_jobs.environments import INFRA_DIR_VARIABLE, load_runtime_settings
+from churn_jobs.environments import load_runtime_settings
 from churn_jobs.jobs import model_deployment
 from churn_jobs.registry_access import registry
 from churn_jobs.registry_cli import repair, show_models
