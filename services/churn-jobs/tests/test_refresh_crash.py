@@ -160,7 +160,8 @@ def test_a_killed_refresh_is_never_trained_on_and_a_rerun_converges(tmp_path: Pa
     assert current[features] != complete[features], "and merged the shrunk source's features"
     assert len(state["features"]) == 7043 - DROPPED
 
-    registry = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    registry = MlflowClient(tracking_uri=uri, registry_uri=uri)
     tags = registry.get_model_version("churn_model", "1").tags
     assert tags["delta_version_churn_churn_labels"] == str(complete[labels])
     assert tags["delta_version_churn_churn_features"] == str(complete[features])
