@@ -58,7 +58,11 @@ def verdicts(windows: list[dict], policy: MonitorPolicy, reference: float | None
 
 def test_thresholds_name_the_drifting_features() -> None:
     policy = MonitorPolicy()
-    v = verdicts([{}, {"tenure": {"psi": 0.35}, "contract": {"js_distance": 0.2}}], policy)
+    drifted = {
+        "tenure": {"psi": 0.35, "ks_pvalue": 1e-6},
+        "contract": {"js_distance": 0.2, "chi_squared_pvalue": 1e-6},
+    }
+    v = verdicts([{}, drifted], policy)
     assert not v[0].violated
     assert v[1].violated
     assert v[1].drifting == ["contract", "tenure"]  # worst (relative to threshold) first
@@ -78,7 +82,7 @@ def test_prediction_drift_and_performance_floor() -> None:
     v = verdicts(
         [
             {"ppr": 0.15},
-            {"churn_probability": {"psi": 0.5}},
+            {"churn_probability": {"psi": 0.5, "ks_pvalue": 1e-9}},
             {"auc": 0.80, "labelled": 500},  # 0.05 below 0.85
             {"auc": 0.83, "labelled": 500},  # 0.02 below: within the floor
             {"auc": 0.70, "labelled": 20},  # too few labels to judge performance
@@ -88,6 +92,22 @@ def test_prediction_drift_and_performance_floor() -> None:
     assert [x.violated for x in v] == [True, True, True, False, False]
     assert v[1].drifting == []  # the probability is prediction drift, not a feature
     assert "ROC AUC 0.800" in v[2].reasons[0]
+
+
+def test_an_effect_size_within_sampling_noise_is_not_drift() -> None:
+    """PSI over its threshold with a test that cannot tell the samples apart (a small window) is
+    noise; the bar is significance / columns judged (here 3 columns: 0.01 / 3)."""
+    policy = MonitorPolicy()
+    v = verdicts(
+        [
+            {"tenure": {"psi": 0.35, "ks_pvalue": 0.02}},
+            {"tenure": {"psi": 0.35, "ks_pvalue": 0.004}},  # < 0.01 but not < 0.01 / 3
+            {"tenure": {"psi": 0.35, "ks_pvalue": 0.003}},
+            {"contract": {"js_distance": 0.2, "chi_squared_pvalue": 0.2, "ks_pvalue": 1e-9}},
+        ],
+        policy,
+    )
+    assert [x.violated for x in v] == [False, False, True, False]
 
 
 def test_small_windows_are_not_judged() -> None:

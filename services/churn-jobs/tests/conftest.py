@@ -14,20 +14,23 @@ BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture(autouse=True, scope="module")
+def _isolated_mlflow_uris() -> Iterator[None]:
     """MLflow keeps the tracking/registry URI process-wide and exports them as environment
-    variables (inherited by subprocesses): a job run in one test must not point the next test's
-    clients or `churn` processes at its store."""
+    variables (inherited by subprocesses): the jobs one test module runs must not point the next
+    module's clients or `churn` processes at its store. (Per module: module-scoped fixtures
+    configure MLflow once for all their tests.)"""
     import mlflow
 
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(var, raising=False)
+    def reset() -> None:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            os.environ.pop(var, None)
+
+    reset()
     yield
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        os.environ.pop(var, None)
+    reset()
 
 
 @pytest.fixture

@@ -231,12 +231,6 @@ def test_drift_fires_once_and_names_the_features(world: World) -> None:
     assert {v.version for v in reg.versions()} == versions, "no second retraining"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 13, open): the prediction-drift baseline is the champion's "
-    "in-sample scores on its training rows, more confident than scores on new customers, so "
-    "the no-drift scenario raises a false alarm; the fix is scoring churn_reference as baseline",
-)
 def test_no_drift_scenario_raises_no_alarm_over_seeds(world: World) -> None:
     """False alarms of the library on the scenario without drift (three seeds x four months)."""
     from pyspark.sql import functions as F

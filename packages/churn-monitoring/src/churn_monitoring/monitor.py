@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -57,10 +58,16 @@ def monitor(
     model_version: str,
     windows: Sequence[datetime] | None = None,
     business: BusinessParams | None = None,
+    prediction_baseline: DataFrame | None = None,
 ) -> MonitorResult:
     """Profile and drift rows of ``windows`` (default: all) of ``scored``, which carries
     ``window_start``/``window_end`` (``aggregate.with_windows``). Each window is compared with the
-    baseline and with the window before it in ``scored`` (read too, but not reported)."""
+    baseline and with the window before it in ``scored`` (read too, but not reported).
+
+    ``prediction_baseline``: rows whose probability is the baseline of the prediction drift
+    (and of the predicted positive rate) instead of ``baseline_rows``' own; the model's scores on
+    held-out rows, since its scores on its own training rows are more confident than on anyone
+    new. ``baseline_rows`` then needs no probability column."""
     business = business or BusinessParams()
     all_windows = available_windows(scored)
     ends = dict(all_windows)
@@ -71,9 +78,19 @@ def monitor(
     if not wanted:
         return MonitorResult(pd.DataFrame(), pd.DataFrame(), [])
 
-    grids = baseline_grids(baseline_rows, spec.numeric_columns, spec.max_grid)
+    if prediction_baseline is None:
+        grids = baseline_grids(baseline_rows, spec.numeric_columns, spec.max_grid)
+    else:
+        grids = {
+            **baseline_grids(baseline_rows, spec.numeric, spec.max_grid),
+            **baseline_grids(prediction_baseline, [spec.probability], spec.max_grid),
+        }
+        if spec.probability not in baseline_rows.columns:
+            baseline_rows = baseline_rows.withColumn(spec.probability, F.lit(None).cast("double"))
     base_cells = profile_cells(baseline_rows, spec, grids, windowed=False)
     baseline = summarise(base_cells, None, spec, grids)
+    if prediction_baseline is not None:
+        _replace_prediction_baseline(baseline, prediction_baseline, spec, grids)
 
     current = scored.where(F.col(WINDOW_START).isin(needed))
     cells = profile_cells(current, spec, grids)
@@ -108,6 +125,26 @@ def monitor(
                 for row in drift_rows(summaries[(before, key, value)], summary, spec)
             ]
     return MonitorResult(pd.DataFrame(profile), pd.DataFrame(drift), wanted, summaries, baseline)
+
+
+def _replace_prediction_baseline(
+    baseline: dict[tuple[datetime | None, str | None, str | None], WindowSummary],
+    rows: DataFrame,
+    spec: MonitorSpec,
+    grids: dict[str, Any],
+) -> None:
+    """The probability summaries of ``baseline`` (per slice) from ``rows`` instead."""
+    from churn_monitoring.histograms import empty_numeric
+
+    only = replace(spec, numeric=(), categorical=())
+    scored = summarise(profile_cells(rows, only, grids, windowed=False), None, only, grids)
+    for key, summary in baseline.items():
+        other = scored.get(key)
+        summary.columns[spec.probability] = (
+            other.columns[spec.probability] if other else empty_numeric(grids[spec.probability])
+        )
+        summary.predicted_positive_rate = other.predicted_positive_rate if other else math.nan
+        summary.probability_x_charges = other.probability_x_charges if other else math.nan
 
 
 def _empty_like(summary: WindowSummary) -> WindowSummary:

@@ -8,6 +8,13 @@ drifts the same way or the predicted positive rate moves by more than its thresh
 least ``min_labelled_rows`` labels exist, the ROC AUC falls more than ``max_roc_auc_drop`` below
 the champion's own reference. Windows with fewer than ``min_window_rows`` rows are not judged.
 
+An effect size over its threshold counts only when the column's two-sample test (KS for numbers,
+chi-squared for categories) also rejects "same distribution" at ``significance`` divided by the
+number of columns judged (Bonferroni): on a window of a few hundred rows, sampling noise alone
+moves PSI or a normalised Wasserstein distance past 0.1 now and then, and with two dozen columns
+per window some column always does. Large windows make every test significant, so the effect
+size still decides there; small ones no longer raise false alarms.
+
 The policy **fires** when ``violations`` of the last ``of_last`` judged windows violate. A firing
 opens an episode: no further firing for the same model version until ``cooldown_windows``
 consecutive clean windows close it (and windows up to the firing never count again), so one drift
@@ -39,6 +46,13 @@ class DriftThresholds(_Strict):
     ks_pvalue: float = Field(default=0.05, gt=0, lt=1)
     ks_min_statistic: float = Field(default=0.1, gt=0, le=1, description="KS effect size")
     predicted_positive_rate_delta: float = Field(default=0.1, gt=0)
+    significance: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="family-wise false-alarm rate per window: an effect size counts only when "
+        "the column's two-sample test has p < significance / columns judged (Bonferroni)",
+    )
 
 
 class MonitorPolicy(_Strict):
@@ -93,6 +107,12 @@ def _value(row: pd.Series, name: str) -> float:
     return float("nan") if value is None or pd.isna(value) else float(value)
 
 
+def _test_pvalue(row: pd.Series) -> float:
+    """The column's two-sample test: chi-squared for a category, else KS (NaN: undefined)."""
+    chi = _value(row, "chi_squared_pvalue")
+    return chi if not math.isnan(chi) else _value(row, "ks_pvalue")
+
+
 def window_verdicts(
     profile: pd.DataFrame,
     drift: pd.DataFrame,
@@ -112,6 +132,7 @@ def window_verdicts(
         judged = _value(table, "row_count") >= policy.min_window_rows
         scores: dict[str, float] = {}
         reasons: list[str] = []
+        judged_rows = []
         for _, d in overall_drift[overall_drift["window_start"] == start].iterrows():
             name = d["column_name"]
             if name == TABLE:
@@ -124,6 +145,14 @@ def window_verdicts(
                 continue
             if not is_prediction and policy.columns is not None and name not in policy.columns:
                 continue
+            judged_rows.append(d)
+        alpha = t.significance / max(len(judged_rows), 1)
+        for d in judged_rows:
+            name = d["column_name"]
+            is_prediction = name == probability_column
+            p_value = _test_pvalue(d)
+            if not p_value < alpha and not math.isnan(p_value):
+                continue  # within sampling noise, whatever the effect size says
             found = []
             for stat, limit in (
                 ("psi", t.psi),

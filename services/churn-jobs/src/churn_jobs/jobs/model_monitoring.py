@@ -3,7 +3,8 @@
 1. Inputs, checked before anything is written (a problem is one message, exit 2): the champion,
    its scored rows (any table of scored rows: the batch predictions table today, the online
    inference log later), and its baseline: the champion's own training rows, read with Delta
-   time travel at the table versions recorded on the model version, scored by the champion.
+   time travel at the table versions recorded on the model version; the prediction drift's
+   baseline is the champion's scores on the held-out reference customers of the same refresh.
 2. Windows (scoring date truncated to the granularity) that are new, or whose label count
    changed since they were last computed (labels arrive late), are computed with
    churn-monitoring and replace their rows in ``<predictions>_profile_metrics`` and
@@ -34,6 +35,7 @@ from churn_jobs.errors import UserError
 from churn_jobs.progress import steps
 from churn_jobs.registry_access import registry
 from churn_jobs.settings import StrictModel
+from churn_jobs.snapshots import table_snapshot
 from churn_monitoring import BusinessParams, MonitorPolicy
 
 if TYPE_CHECKING:
@@ -126,7 +128,9 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
         spec = _spec(ctx, champion, params)
         scored = _scored_rows(ctx, predictions, version, params)
         step("reading the champion's training rows at their recorded Delta versions")
-        baseline = _baseline_rows(ctx, champion)
+        baseline, baseline_features = _baseline_rows(ctx, champion)
+        step("scoring the held-out reference customers (the prediction-drift baseline)")
+        prediction_baseline = _prediction_baseline(ctx, champion, baseline_features)
 
         step("finding new windows and windows whose labels arrived")
         existing = read_monitor_rows(ctx.spark, profile_table, version, params.granularity)
@@ -144,6 +148,7 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
                 model_version=version,
                 windows=todo,
                 business=params.business,
+                prediction_baseline=prediction_baseline,
             )
             step(f"writing {drift_table} and {profile_table}")
             for table, rows, schema in (
@@ -300,10 +305,9 @@ def _scored_rows(ctx: JobContext, predictions: str, version: str, params: Params
     return with_windows(joined, "scoring_date", params.granularity)
 
 
-def _baseline_rows(ctx: JobContext, champion: ModelVersionInfo) -> DataFrame:
-    from churn_features.store.delta import DeltaFeatureStore
-    from churn_scoring.score import score_batch
-
+def _baseline_rows(ctx: JobContext, champion: ModelVersionInfo) -> tuple[DataFrame, DataFrame]:
+    """The champion's training rows (labels joined with features), and the features table, both
+    at the Delta versions recorded on the model version."""
     spark = ctx.spark
     features_table = ctx.table(ctx.runtime.tables.features)
     labels_table = ctx.table(ctx.runtime.tables.labels)
@@ -336,9 +340,28 @@ def _baseline_rows(ctx: JobContext, champion: ModelVersionInfo) -> DataFrame:
             "raise delta.logRetentionDuration / deletedFileRetentionDuration on these tables, "
             "or retrain so the baseline is a version that still exists",
         ) from None
-    # The champion scores its own training rows: the baseline of the prediction drift.
-    scored = score_batch(spark, champion.uri, training, DeltaFeatureStore(spark))
-    return training.join(scored.select(KEY, PROBABILITY), KEY, "inner")
+    return training, features
+
+
+def _prediction_baseline(
+    ctx: JobContext, champion: ModelVersionInfo, features: DataFrame
+) -> DataFrame:
+    """The champion's scores on the held-out reference customers (features as it was trained):
+    the baseline of the prediction drift. Its scores on its own training rows would be more
+    confident than on anyone new, so every new window would look like prediction drift."""
+    from churn_features.store.delta import DeltaFeatureStore
+    from churn_features.tables import read_version
+    from churn_scoring.score import score_batch
+
+    reference_table = ctx.table(ctx.runtime.tables.reference)
+    recorded = champion.tags.get(f"delta_version_{reference_table.replace('.', '_')}", "")
+    if recorded.isdigit():
+        reference = read_version(ctx.spark, reference_table, int(recorded))
+    else:  # a champion trained before the reference version was recorded: reference customers
+        reference = table_snapshot(ctx).read(reference_table)  # are never trained on
+    rows = reference.select(KEY).distinct().join(features, KEY, "inner")
+    scored = score_batch(ctx.spark, champion.uri, rows, DeltaFeatureStore(ctx.spark))
+    return rows.join(scored.select(KEY, PROBABILITY), KEY, "inner")
 
 
 def _windows_to_compute(scored: DataFrame, existing: Any) -> tuple[list[datetime], int]:

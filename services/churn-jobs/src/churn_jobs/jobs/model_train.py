@@ -119,9 +119,12 @@ def build_training_set(
             "  fix: run the feature-table-refresh job first (churn run feature-table-refresh)"
         )
     snapshot = table_snapshot(ctx)
+    reference_table = ctx.table(ctx.runtime.tables.reference)
     table_versions = {
         labels_table: snapshot.version(labels_table),
         features_table: snapshot.version(features_table),
+        # not read here: recorded so monitoring scores the held-out set of the same refresh
+        reference_table: snapshot.version(reference_table),
     }
     lookup = FeatureLookup(
         table_name=features_table, lookup_key=[KEY], feature_names=config.features.columns
