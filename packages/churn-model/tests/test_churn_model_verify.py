@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from churn_model import FeatureSpec, log_model
+from churn_model import FeatureSpec, load_model, log_model
 from churn_model.errors import UntrustedModelError
 from churn_model.evaluation import METRIC_NAMES, metrics_from_proba, score
 from churn_model.feature_types import MLFLOW_TYPES, mlflow_type
 from churn_model.training import TrainResult
-from churn_model.verify import load_verified_model, verify_model_dir
+from churn_model.verify import verify_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_a_logged_churn_model_is_verified_and_loads_through_skops(
     model_dir: Path, trained: TrainResult
 ) -> None:
     verify_model_dir(model_dir)  # no exception
-    loaded = load_verified_model(str(model_dir))
+    loaded = load_model(str(model_dir))
     rows = trained.X_test.head(20)
     assert np.allclose(loaded.predict_proba(rows), trained.pipeline.predict_proba(rows)[:, 1])
 
@@ -76,7 +76,7 @@ def _marker_entry(root: Path) -> None:
         (_marker_entry, "foreign_code"),
         (
             _edit_mlmodel(
-                lambda s: s["flavors"]["python_function"]["artifacts"].pop("feature_spec")
+                lambda s: s["flavors"]["python_function"]["artifacts"].pop("model_config")
             ),
             "unexpected_artifacts",
         ),
@@ -92,6 +92,9 @@ def test_anything_churn_model_did_not_write_is_refused(
     with pytest.raises(UntrustedModelError, match="re-train and log it with churn-model") as err:
         verify_model_dir(copy)
     assert err.value.reason == reason
+    with pytest.raises(UntrustedModelError) as loading:
+        load_model(str(copy))  # the loader checks first: nothing of it is imported or unpickled
+    assert loading.value.reason == reason
     assert not (tmp_path / "entry-ran").exists()
 
 

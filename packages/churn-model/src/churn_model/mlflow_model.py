@@ -150,21 +150,28 @@ def _no_uv_project(log: Any, staging: Path) -> dict[str, str]:
 
 
 def download_model(model_uri: str, dst: str | Path) -> Path:
-    """Download a logged churn model into ``dst``; returns its ``artifacts/`` directory, checked
-    to hold the pipeline. The one download routine: ``load_model`` and churn-scoring use it."""
-    artifacts = Path(_download(model_uri, str(dst))) / "artifacts"
+    """Download a logged churn model into ``dst``; returns its ``artifacts/`` directory. The one
+    download routine (``load_model``, churn-scoring, churn-serving, the registry jobs use it):
+    the directory is checked to be exactly what ``log_model`` writes (``verify.verify_model_dir``,
+    files read only) before anything in it is loaded; ``UntrustedModelError`` otherwise."""
+    from churn_model.verify import verify_model_dir
+
+    root = Path(_download(model_uri, str(dst)))
+    artifacts = root / "artifacts"
     if not (artifacts / PIPELINE_FILE).is_file():
         raise ModelLoadError(
             f"{model_uri} is not a churn model (no artifacts/{PIPELINE_FILE})",
             "point at a model logged with churn_model.log_model",
         )
+    verify_model_dir(root)
     return artifacts
 
 
 def load_model(model_uri: str) -> LoadedChurnModel:
     """The fitted sklearn pipeline, config, threshold and feature spec of a logged churn model
-    (``models:/name/1``, ``models:/name@champion``, ``runs:/<id>/model``...): fast batch scoring
-    without pyfunc overhead, with the same trusted-type loading."""
+    (``models:/name/1``, ``models:/name@champion``, ``runs:/<id>/model``...): verified to be
+    churn-model's own format, then loaded through skops with the trusted-type list (never
+    through pyfunc): fast batch scoring without pyfunc overhead."""
     with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
         return LoadedChurnModel.from_artifacts_dir(download_model(model_uri, tmp))
 

@@ -5,8 +5,9 @@ so anyone able to register a version could run code as whoever loads it. ``verif
 reads files only (YAML, hashes, names; it imports and unpickles nothing) and refuses a directory
 that is not churn-model's own format: one ``python_function`` flavor loaded from code, that code
 being the ``pyfunc_entry.py`` this package ships (same SHA-256), the three artifacts under their
-names, and no other file (no pickle, no extra code). ``load_verified_model`` then loads the
-pipeline through skops with the trusted-type list, never through pyfunc.
+names, and no other file (no pickle, no extra code). ``download_model`` (so ``load_model`` and
+every caller) runs it before loading the pipeline through skops with the trusted-type list,
+never through pyfunc.
 
 Each refusal carries a short ``reason`` code (``UntrustedModelError.reason``) to tag versions with.
 """
@@ -14,12 +15,11 @@ Each refusal carries a short ``reason`` code (``UntrustedModelError.reason``) to
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from churn_model.errors import UntrustedModelError
-from churn_model.loaded import CONFIG_FILE, FEATURE_SPEC_FILE, PIPELINE_FILE, LoadedChurnModel
+from churn_model.loaded import CONFIG_FILE, FEATURE_SPEC_FILE, PIPELINE_FILE
 
 ENTRY_FILE = "pyfunc_entry.py"
 CODE_LOADER = "mlflow.pyfunc.loaders.code_model"
@@ -107,15 +107,18 @@ def verify_model_dir(model_dir: str | Path) -> None:
         if isinstance(artifacts, dict)
         else {}
     )
-    if paths != ARTIFACTS:
+    # the feature spec is optional (log_model(feature_spec=None)); the others are not
+    expected = {k: v for k, v in ARTIFACTS.items() if k in paths or k != "feature_spec"}
+    if paths != expected:
         _refuse(
             UNEXPECTED_ARTIFACTS,
-            f"artifacts {paths}; churn-model writes exactly {ARTIFACTS}",
+            f"artifacts {paths}; churn-model writes exactly {ARTIFACTS} "
+            "(feature_spec only when given one)",
         )
 
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()}
     unexpected = sorted(files - ALLOWED_FILES)
-    missing = sorted(set(ARTIFACTS.values()) - files)
+    missing = sorted(set(expected.values()) - files)
     if unexpected or missing:
         detail = []
         if unexpected:
@@ -123,16 +126,6 @@ def verify_model_dir(model_dir: str | Path) -> None:
         if missing:
             detail.append(f"missing artifacts {missing}")
         _refuse(UNEXPECTED_FILES, "; ".join(detail))
-
-
-def load_verified_model(model_uri: str) -> LoadedChurnModel:
-    """Download ``model_uri``, verify it, and load it through skops (never through pyfunc)."""
-    from churn_model.mlflow_model import _download
-
-    with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
-        local = Path(_download(model_uri, tmp))
-        verify_model_dir(local)
-        return LoadedChurnModel.from_artifacts_dir(local / "artifacts")
 
 
 def read_input_schema(model_dir: str | Path) -> Any:

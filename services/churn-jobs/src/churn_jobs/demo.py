@@ -6,7 +6,9 @@
 3. model-train -> version 2, model-validation -> challenger;
 4. model-deployment: champion vs challenger on the reference set -> promote v2, archive v1;
 5. model-inference-batch: predictions for every customer of the keys table;
-6. a summary: registry state, tables, and the command that opens the MLflow UI.
+6. three months in production (``demo_drift``): new customers arrive, the third month drifts,
+   model-monitoring names the drifting features, retrains, and the deployment decides;
+7. a summary: registry state, tables, per-act timings, and the command that opens the MLflow UI.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from churn_jobs.context import JobContext
+from churn_jobs.demo_drift import run_drift_act
 from churn_jobs.environments import params_file
 from churn_jobs.errors import UserError
 from churn_jobs.local_platform import HOME_MARKER, LocalPlatform, churn_home
@@ -76,12 +79,12 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
             f"{home} already holds versions of {baseline.runtime.registered_model_name}.",
             "rerun with `churn demo --reset` to start from scratch",
         )
-    started = time.perf_counter()
+    acts = ActTimer(console)
 
     def job(name: str, params: Path | None = None) -> object:
         return run_job(name, request_from_files(name, env, params), console, home)
 
-    console.rule("[bold]1. initial-model-train-register: refresh → train (RF depth 4) → validate")
+    acts.start("1. initial-model-train-register: refresh → train (RF depth 4) → validate")
     job("feature-table-refresh")
     first = job("model-train", baseline_params)
     job("model-validation")
@@ -90,21 +93,54 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
     reg = registry(ctx)
     reg.promote_version(version, expected_champion=reg.state().champion)
 
-    console.rule("[bold]2. the code change: max_depth 4 → 8")
+    acts.start("2. the code change: max_depth 4 → 8")
     console.print(_diff(baseline_params, code_change_params))
 
-    console.rule("[bold]3. model-train → version 2; model-validation → challenger")
+    acts.start("3. model-train → version 2; model-validation → challenger")
     job("model-train", code_change_params)
     job("model-validation")
 
-    console.rule("[bold]4. model-deployment: champion vs challenger on churn_reference")
+    acts.start("4. model-deployment: champion vs challenger on churn_reference")
     job("model-deployment")
 
-    console.rule("[bold]5. model-inference-batch: the champion scores every customer")
+    acts.start("5. model-inference-batch: the champion scores every customer")
     job("model-inference-batch")
 
-    console.rule("[bold]6. where things are")
-    _summary(ctx, time.perf_counter() - started)
+    acts.start("6. three months in production: monitoring catches the drift and retrains")
+    run_drift_act(
+        ctx,
+        env,
+        lambda name, request: run_job(name, request, console, home),
+        code_change_params,
+    )
+
+    acts.start("7. where things are")
+    _summary(ctx, acts)
+
+
+class ActTimer:
+    """Seconds per act of the demo (printed at the end: where the time goes)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def start(self, title: str) -> None:
+        self.stop()
+        self.console.rule(f"[bold]{title}")
+        self._current = (title, time.perf_counter())
+
+    def stop(self) -> None:
+        if self._current is not None:
+            title, since = self._current
+            self.seconds[title] = time.perf_counter() - since
+            self._current = None
+
+    @property
+    def total(self) -> float:
+        return time.perf_counter() - self.started
 
 
 def _diff(before: Path, after: Path) -> Syntax:
@@ -119,7 +155,7 @@ def _diff(before: Path, after: Path) -> Syntax:
     return Syntax("\n".join(lines), "diff", theme="ansi_dark")
 
 
-def _summary(ctx: JobContext, seconds: float) -> None:
+def _summary(ctx: JobContext, acts: ActTimer) -> None:
     console = ctx.console
     reg = registry(ctx)
     versions = Table(title=f"registry: {reg.model_name} ({reg.mode})", title_justify="left")
@@ -150,6 +186,8 @@ def _summary(ctx: JobContext, seconds: float) -> None:
         names.labels,
         names.reference,
         names.predictions,
+        f"{names.predictions}_profile_metrics",
+        f"{names.predictions}_drift_metrics",
     ):
         full = ctx.table(short)
         if spark.catalog.tableExists(full):
@@ -163,7 +201,11 @@ def _summary(ctx: JobContext, seconds: float) -> None:
             f"  MLflow:    {local.tracking_uri}\n"
             f"open the MLflow UI:\n"
             f"  uv run mlflow ui --backend-store-uri {local.tracking_uri} --port 5000\n"
-            f"demo finished in {seconds:.0f}s",
+            f"demo finished in {acts.total:.0f}s",
             title="churn demo",
         )
     )
+    timings = Table(title="seconds per act", title_justify="left", show_header=False)
+    for title, seconds in acts.seconds.items():
+        timings.add_row(title, f"{seconds:.1f}")
+    console.print(timings)

@@ -43,8 +43,9 @@ class ChampionSource:
             raise
 
     def load(self, version: str) -> ServedModel:
-        """The version's pipeline, config and feature spec (raises churn-model's errors)."""
-        from churn_model.mlflow_model import load_pipeline
+        """The version's pipeline, config and feature spec, verified before loading (raises
+        churn-model's errors, UntrustedModelError for a version churn-model did not write)."""
+        from churn_model import load_model
 
-        model = load_pipeline(f"models:/{self.model_name}/{version}")
+        model = load_model(f"models:/{self.model_name}/{version}")
         return ServedModel(self.model_name, version, model, datetime.now(UTC))

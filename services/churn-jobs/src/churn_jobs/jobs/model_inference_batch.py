@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from rich.table import Table
 
 from churn_jobs.context import JobContext
@@ -29,6 +29,11 @@ class Params(StrictModel):
     )
     write_mode: Literal["append", "overwrite"] = "append"
     run_id: str | None = Field(default=None, description="None: a new id per run")
+    scored_at: AwareDatetime | None = Field(
+        default=None,
+        description="The scoring time recorded on every row (and so its scoring_date, the "
+        "monitoring window): None is now; set it to replay or backfill a past day's run.",
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,11 @@ def run(ctx: JobContext, params: Params) -> InferenceSummary:
             ctx.spark, champion.uri, keys.select(*params.columns), ctx.feature_store
         )
         written = write_predictions(
-            scored, predictions_table, run_id=run_id, mode=params.write_mode
+            scored,
+            predictions_table,
+            run_id=run_id,
+            mode=params.write_mode,
+            scored_at=params.scored_at,
         )
     summary = InferenceSummary(
         run_id=run_id,

@@ -131,6 +131,10 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
         baseline, baseline_features = _baseline_rows(ctx, champion)
         step("scoring the held-out reference customers (the prediction-drift baseline)")
         prediction_baseline = _prediction_baseline(ctx, champion, baseline_features)
+        # Each input is read by several aggregations (grids, profile, performance, window
+        # counts): without caching, every one re-runs its joins and the reference's scoring UDF.
+        inputs = [frame.persist() for frame in (scored, baseline, prediction_baseline)]
+        scored, baseline, prediction_baseline = inputs
 
         step("finding new windows and windows whose labels arrived")
         existing = read_monitor_rows(ctx.spark, profile_table, version, params.granularity)
@@ -201,6 +205,8 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
         step(f"tagging {champion.name} v{version}: {decision.status}")
         for key, value in tags.items():
             ctx.mlflow.set_model_version_tag(champion.name, version, key, value)
+        for frame in inputs:
+            frame.unpersist()
 
     if summary.fired:
         from churn_jobs.retrain import start_retraining
