@@ -40,6 +40,41 @@ def test_merge_is_idempotent_and_tracks_changes(
     assert store.table_version(name) == changed.version
 
 
+class FakeFeatureEngineeringClient:
+    """Stands in for databricks-feature-engineering's client (Databricks-only), answering
+    ``get_table`` with what Unity Catalog holds: a FeatureTable whose ``primary_keys`` are the
+    table's key (docs.databricks.com, feature-store entities: FeatureTable(..., primary_keys)).
+    A table without a key is not a feature table."""
+
+    def __init__(self, keys: dict[str, list[str]]) -> None:
+        self.keys = keys
+
+    def get_table(self, name: str) -> object:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(name=name, primary_keys=self.keys.get(name, []))
+
+
+def test_the_databricks_store_deletes_vanished_customers_and_counts_like_delta(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    from churn_features.store.databricks import DatabricksFeatureStore
+
+    name = f"{database}.features"
+    make_table(spark, store, name, [("a", 1, "One year"), ("b", 2, "Two year"), ("c", 3, None)])
+    databricks = DatabricksFeatureStore(FakeFeatureEngineeringClient({name: ["customer_id"]}))
+    written = databricks.write_table(
+        name, spark.createDataFrame([("a", 1, "One year"), ("b", 7, "Two year")], SCHEMA)
+    )
+    assert (written.rows_inserted, written.rows_updated, written.rows_deleted) == (0, 1, 1)
+    assert sorted(r.customer_id for r in spark.table(name).collect()) == ["a", "b"]
+    assert written.version == store.table_version(name)
+
+    keyless = DatabricksFeatureStore(FakeFeatureEngineeringClient({}))
+    with pytest.raises(FeatureTableError, match="no primary key"):
+        keyless.write_table(name, spark.table(name))
+
+
 def test_create_table_refuses_another_primary_key(
     spark: SparkSession, store: DeltaFeatureStore, database: str
 ) -> None:

@@ -42,13 +42,19 @@ class DatabricksFeatureStore:
             )
 
     def write_table(self, name: str, df: DataFrame) -> TableWrite:
-        """Upsert by primary key with the client's ``merge`` mode.
+        """The Delta store's MERGE (``delta.merge_by_key``) on the feature table's primary key as
+        Unity Catalog records it: new keys inserted, changed rows updated, vanished customers
+        deleted, real counts. (``FeatureEngineeringClient.write_table(mode="merge")`` never
+        deletes a key and reports no counts.)"""
+        from churn_features.store.delta import merge_by_key
 
-        Known difference from the Delta store (untested here: no workspace): keys absent from
-        ``df`` are not deleted, and the returned counts are zero (only the version is read).
-        """
-        self.client.write_table(name=name, df=df, mode="merge")
-        return TableWrite(table_name=name, version=self.table_version(name) or 0)
+        keys = list(getattr(self.client.get_table(name=name), "primary_keys", None) or [])
+        if not keys:
+            raise FeatureTableError(
+                f"{name} has no primary key in Unity Catalog: it is not a feature table.\n"
+                "  fix: create it with create_table (FeatureEngineeringClient.create_table)"
+            )
+        return merge_by_key(self._spark(), name, df, keys)
 
     def read_table(self, name: str, version: int | None = None) -> DataFrame:
         checked_table_name(name, "A feature lookup")

@@ -59,36 +59,7 @@ class DeltaFeatureStore:
     def write_table(self, name: str, df: DataFrame) -> TableWrite:
         """MERGE on the primary key: insert new keys, update changed rows only, delete vanished
         keys. Rerunning with the same input changes no row."""
-        keys = self.primary_keys(name)
-        target = DeltaTable.forName(self.spark, name)
-        missing = sorted(set(target.toDF().columns) - set(df.columns))
-        if missing:
-            raise FeatureTableError(
-                f"Rows written to {name} lack column(s) {missing}.\n"
-                "  fix: produce every column of the feature table"
-            )
-        values = [c for c in target.toDF().columns if c not in keys]
-        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "false"
-        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        (
-            target.alias("t")
-            .merge(df.alias("s"), on)
-            .whenMatchedUpdateAll(condition=changed)
-            .whenNotMatchedInsertAll()
-            .whenNotMatchedBySourceDelete()
-            .execute()
-        )
-        last = target.history(1).first()
-        assert last is not None
-        metrics = {k: int(v) for k, v in (last["operationMetrics"] or {}).items() if v.isdigit()}
-        return TableWrite(
-            table_name=name,
-            version=int(last["version"]),
-            rows_inserted=metrics.get("numTargetRowsInserted", 0),
-            rows_updated=metrics.get("numTargetRowsUpdated", 0),
-            rows_deleted=metrics.get("numTargetRowsDeleted", 0),
-            metrics=metrics,
-        )
+        return merge_by_key(self.spark, name, df, self.primary_keys(name))
 
     def read_table(self, name: str, version: int | None = None) -> DataFrame:
         checked_table_name(name, "A feature lookup")
@@ -146,3 +117,38 @@ class DeltaFeatureStore:
                 f"The label column {label!r} is not in the input.\n  fix: pass the labels table"
             )
         return result.drop(*exclude_columns) if exclude_columns else result
+
+
+def merge_by_key(spark: SparkSession, name: str, df: DataFrame, keys: Sequence[str]) -> TableWrite:
+    """One Delta MERGE making table ``name`` hold exactly ``df``: new keys inserted, changed rows
+    updated, keys absent from ``df`` deleted; the counts are the commit's own metrics. Both
+    stores write through it (a Unity Catalog feature table is a Delta table with a key)."""
+    target = DeltaTable.forName(spark, name)
+    missing = sorted(set(target.toDF().columns) - set(df.columns))
+    if missing:
+        raise FeatureTableError(
+            f"Rows written to {name} lack column(s) {missing}.\n"
+            "  fix: produce every column of the feature table"
+        )
+    values = [c for c in target.toDF().columns if c not in keys]
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "false"
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (
+        target.alias("t")
+        .merge(df.alias("s"), on)
+        .whenMatchedUpdateAll(condition=changed)
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete()
+        .execute()
+    )
+    last = target.history(1).first()
+    assert last is not None
+    metrics = {k: int(v) for k, v in (last["operationMetrics"] or {}).items() if v.isdigit()}
+    return TableWrite(
+        table_name=name,
+        version=int(last["version"]),
+        rows_inserted=metrics.get("numTargetRowsInserted", 0),
+        rows_updated=metrics.get("numTargetRowsUpdated", 0),
+        rows_deleted=metrics.get("numTargetRowsDeleted", 0),
+        metrics=metrics,
+    )
