@@ -119,6 +119,16 @@ def test_a_version_uri_scores_with_that_version(
     assert {(r["model_name"], r["model_version"]) for r in scored.collect()} == {(MODEL_NAME, "1")}
 
 
+def test_latest_is_the_highest_version_without_asking_for_stages(world: World) -> None:
+    """``models:/name/latest`` resolves through search_model_versions: Unity Catalog has no
+    stages, and get_latest_versions fails there."""
+    from churn_scoring.model_ref import resolve_model
+
+    ref = resolve_model(f"models:/{MODEL_NAME}/latest")
+    assert (ref.name, ref.version) == (MODEL_NAME, "2")
+    assert ref.download_uri == f"models:/{MODEL_NAME}/2"
+
+
 def test_missing_keys_table_is_one_clear_error(spark: SparkSession, world: World) -> None:
     with pytest.raises(KeysTableNotFoundError) as error:
         read_keys(spark, f"{DATABASE}.no_such_keys")

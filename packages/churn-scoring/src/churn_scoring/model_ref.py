@@ -78,8 +78,14 @@ def _version_by_suffix(uri: str, name: str, suffix: str) -> str:
     try:
         if suffix.isdigit():
             return str(client.get_model_version(name, suffix).version)
-        stages = None if suffix.lower() == "latest" else [suffix]
-        versions = client.get_latest_versions(name, stages=stages)
+        if suffix.lower() == "latest":
+            # every version, not get_latest_versions: Unity Catalog has no stages and refuses it
+            stages = None
+            name_literal = name.replace("'", "''")
+            versions = client.search_model_versions(f"name = '{name_literal}'")
+        else:
+            stages = [suffix]
+            versions = client.get_latest_versions(name, stages=stages)
     except MlflowException as exc:
         problem = f"Model {uri} cannot be resolved ({_message(exc)})."
         raise ModelNotFoundError(problem, _FIX) from None
