@@ -140,14 +140,18 @@ class FakeServingWorkspace(FakeWorkspace):
                 "message": f"Endpoint with name '{name}' already exists.",
             }
         config = body.get("config") or {}
-        problem = _check_entities(config.get("served_entities"))
+        problem = _check_entities(config.get("served_entities")) or _check_traffic(
+            config.get("served_entities"), config.get("traffic_config")
+        )
         if problem:
             return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": problem}
         if missing := self._missing_versions(config["served_entities"]):
             return missing
         endpoint = {
             "name": name,
-            "config": {"served_entities": config["served_entities"]},
+            "config": {
+                k: v for k, v in config.items() if k in ("served_entities", "traffic_config")
+            },
             "ai_gateway": body.get("ai_gateway"),
             "state": {"ready": "NOT_READY", "config_update": "IN_PROGRESS"},
         }

@@ -38,7 +38,8 @@ def test_bundle_has_every_job_with_bundle_built_wheels(
             assert [lib for lib in libraries if "whl" not in lib] == [
                 lib for lib in want.pop("libraries") if "whl" not in lib
             ]
-            assert wheels and all(
+            assert wheels
+            assert all(
                 (out / "resources" / w).resolve().parent == (repo_root / "dist" / "bundle")
                 for w in wheels
             )

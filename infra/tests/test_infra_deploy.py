@@ -438,7 +438,8 @@ def test_without_a_champion_the_endpoint_is_skipped_and_said_so(
     built_release: Release,
 ) -> None:
     result, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
-    assert result.endpoint is not None and result.endpoint.action == "skip"
+    assert result.endpoint is not None
+    assert result.endpoint.action == "skip"
     assert "serving endpoint dev-churn-serving: skip: no champion" in text
     assert "model-deployment (or `churn promote`) creates it after the first promotion" in text
     result, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
@@ -454,10 +455,11 @@ def test_dry_run_shows_the_endpoint_plan_and_deploy_carries_it_out(
     built_release: Release,
 ) -> None:
     fake.add_model_version(DEV_MODEL, 3, champion=True)
-    planned, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
+    _, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
     assert "serving endpoint dev-churn-serving: create, serving version 3" in text
     assert "DEV-churn-model-deployment" in text  # beside the jobs' plan
-    assert _serving_requests(fake) == [] and fake.endpoints == {}
+    assert _serving_requests(fake) == []
+    assert fake.endpoints == {}
 
     done, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
     assert "serving endpoint dev-churn-serving: create, serving version 3 (created)" in done.applied
@@ -466,7 +468,8 @@ def test_dry_run_shows_the_endpoint_plan_and_deploy_carries_it_out(
     assert (entity["workload_size"], entity["scale_to_zero_enabled"]) == ("Small", True)
 
     again, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
-    assert again.endpoint is not None and again.endpoint.action == "unchanged"
+    assert again.endpoint is not None
+    assert again.endpoint.action == "unchanged"
     assert "serving endpoint dev-churn-serving: unchanged" in text
 
     fake.add_model_version(DEV_MODEL, 4, champion=True)  # a promotion the chain did not follow

@@ -144,12 +144,15 @@ def test_settings_json_carries_runtime_and_params(
                 assert expected["source"] == "vendored"
                 expected["source"] = vendored_source(env.databricks.artifact_location)
                 assert expected["source"].startswith(env.databricks.artifact_location + "/data/")
-            if env.serving and task.task_key == "model-deployment":
-                # the endpoint that follows the champion, from databricks.serving; never in the
-                # integration test, which promotes versions of its own test model
-                if _short(settings.name) != "integration-test":
-                    expected["serving_endpoint"] = env.serving.model_dump()
-                    assert expected["serving_endpoint"]["name"] == f"{name}-churn-serving"
+            # the endpoint that follows the champion, from databricks.serving; never in the
+            # integration test, which promotes versions of its own test model
+            if (
+                env.serving
+                and task.task_key == "model-deployment"
+                and _short(settings.name) != "integration-test"
+            ):
+                expected["serving_endpoint"] = env.serving.model_dump()
+                assert expected["serving_endpoint"]["name"] == f"{name}-churn-serving"
             # a task's params inside one job only (e.g. the integration test's first champion)
             expected.update(JOB_PARAM_OVERRIDES.get((_short(settings.name), task.task_key), {}))
             assert payload["params"] == expected

@@ -122,7 +122,7 @@ def test_dev_scales_to_zero(workspace: WorkspaceClient, serving: FakeServingWork
 def test_the_fake_rejects_what_the_api_rejects(
     workspace: WorkspaceClient, serving: FakeServingWorkspace
 ) -> None:
-    with pytest.raises(NotFound, match="Model version 9 of .* does not exist"):
+    with pytest.raises(NotFound, match=r"Model version 9 of .* does not exist"):
         create_endpoint(workspace, PROD, RUNTIME, "9")
     create_endpoint(workspace, PROD, RUNTIME, "3")
     with pytest.raises(ResourceAlreadyExists, match="already exists"):

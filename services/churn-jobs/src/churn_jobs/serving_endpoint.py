@@ -125,7 +125,7 @@ class EndpointUpdate:
         return f"serving endpoint {self.endpoint}: v{before} -> v{self.version}"
 
 
-class EndpointUpdateFailed(UserError):
+class EndpointUpdateError(UserError):
     """The registry change stands; the endpoint still serves the old version."""
 
 
@@ -135,14 +135,14 @@ def point_endpoint_at(
     """Make ``endpoint`` serve ``version`` of ``model_name``, keeping every other setting.
 
     Raises databricks-sdk errors as they come (NotFound for a missing endpoint, ...), and
-    EndpointUpdateFailed when the endpoint serves no version of ``model_name`` at all.
+    EndpointUpdateError when the endpoint serves no version of ``model_name`` at all.
     """
     config = client.serving_endpoints.get(endpoint).config
     entities = (config.served_entities if config else None) or []
     ours = [e for e in entities if e.entity_name == model_name]
     if not ours:
         served = ", ".join(sorted({e.entity_name or e.name or "?" for e in entities})) or "nothing"
-        raise EndpointUpdateFailed(
+        raise EndpointUpdateError(
             f"The serving endpoint {endpoint} serves {served}, not {model_name}.",
             "point serving_endpoint (model-deployment's parameter, from the environment's "
             "databricks.serving section) at this model's endpoint",
@@ -192,7 +192,7 @@ def follow_champion(
     """After a promotion or a rollback: the endpoint serves the new champion ``version``
     (created if it does not exist yet: an endpoint cannot exist before there is a champion).
 
-    Any failure (auth, an API error) is one EndpointUpdateFailed saying that the registry change
+    Any failure (auth, an API error) is one EndpointUpdateError saying that the registry change
     stands and how to bring the endpoint along.
     """
     from databricks.sdk.errors import DatabricksError, NotFound
@@ -205,11 +205,11 @@ def follow_champion(
         except NotFound:
             create_endpoint(client, endpoint, runtime, str(version))
             return EndpointUpdate(endpoint.name, model, (), str(version), created=True)
-    except EndpointUpdateFailed as exc:
+    except EndpointUpdateError as exc:
         cause = exc.problem
     except (DatabricksError, ValueError) as exc:  # ValueError: databricks-sdk's auth/config
         cause = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc}"
-    raise EndpointUpdateFailed(
+    raise EndpointUpdateError(
         f"The champion of {model} is now v{version} (that change stands), but the serving "
         f"endpoint {endpoint.name} was not updated: {cause}",
         f"fix the cause, then point it at v{version}: `churn-infra deploy "

@@ -2,10 +2,10 @@
 
 Both models score the same reference customers (features looked up by key, never the training
 rows), the configured rule decides, one MLflow run records both metric sets, the rule and the
-decision, and the decision is applied only if the registry still holds the state it was made on. On Databricks, a
-promotion then points the environment's Model Serving endpoint (``serving_endpoint``, set by
-churn-infra) at the new champion; a failure there is tagged on the decision run and fails the task
-without undoing the promotion.
+decision, and the decision is applied only if the registry still holds the state it was made on.
+On Databricks a promotion then points the environment's Model Serving endpoint
+(``serving_endpoint``, set by churn-infra) at the new champion; a failure there is tagged on the
+decision run and fails the task without undoing the promotion.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def run(ctx: JobContext, params: Params) -> Any:
         # One read: the decision is made on, and applied against, exactly this state.
         state = reg.state()
         if state.champion is None and params.promote_when_no_champion:
-            return _promote_first_champion(ctx, reg, state, step)
+            return _promote_first_champion(ctx, params, reg, state, step)
         # require_*() raise NoChampion (saying how to promote the first) / NoChallenger.
         champion = reg.version(state.champion) if state.champion else reg.require_champion()
         challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
@@ -117,7 +117,9 @@ def run(ctx: JobContext, params: Params) -> Any:
     return decision
 
 
-def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) -> Any:
+def _promote_first_champion(
+    ctx: JobContext, params: Params, reg: Any, state: Any, step: Any
+) -> Any:
     """No champion to compare against: the validated challenger becomes the first champion."""
     import mlflow
 
@@ -161,13 +163,13 @@ def follow_endpoint(ctx: JobContext, params: Params, run_id: str, champion: str 
     A failure is tagged and re-raised (the task fails, so it is noticed) after the promotion,
     which stands: the next deploy or promotion brings the endpoint along.
     """
-    from churn_jobs.serving_endpoint import EndpointUpdateFailed, follow_champion
+    from churn_jobs.serving_endpoint import EndpointUpdateError, follow_champion
 
     if params.serving_endpoint is None or champion is None:
         return
     try:
         update = follow_champion(ctx.runtime, params.serving_endpoint, champion)
-    except EndpointUpdateFailed as exc:
+    except EndpointUpdateError as exc:
         ctx.mlflow.set_tag(run_id, ENDPOINT_TAG, f"failed: {exc.problem}"[:5000])
         raise
     ctx.mlflow.set_tag(run_id, ENDPOINT_TAG, update.describe())
