@@ -20,7 +20,8 @@ PREFIX = "/api/2.0/serving-endpoints"
 MODELS = "/api/2.1/unity-catalog/models/"
 # REST API reference, "Create a new serving endpoint" (POST /api/2.0/serving-endpoints): the name
 # "can consist of alphanumeric characters, dashes, and underscores" and is unique in the workspace.
-# https://docs.databricks.com/api/workspace/servingendpoints/create
+# https://docs.databricks.com/api/workspace/servingendpoints/create (also the Terraform provider's
+# databricks_model_serving docs, databricks/terraform-provider-databricks#2054)
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 # Same page, served_entities[].workload_size: "Small", "Medium", "Large" (or a custom size).
 WORKLOAD_SIZES = {"Small", "Medium", "Large"}
@@ -116,8 +117,10 @@ class FakeServingWorkspace(FakeWorkspace):
         }
 
     def _missing_versions(self, entities: list[dict[str, Any]]) -> tuple[int, Any] | None:
-        """A served entity must be an existing version of a registered model: entity_name is "the
-        name of a model in Unity Catalog" and entity_version its version (create reference)."""
+        """A served entity is a version of a registered model: served_entities[].entity_name names
+        the model and entity_version the version to serve (create reference above); a version
+        that does not exist cannot be served. The error code is the fake's choice: the one Unity
+        Catalog answers for a missing model version (RESOURCE_DOES_NOT_EXIST, 404)."""
         for entity in entities:
             name, version = entity["entity_name"], str(entity.get("entity_version"))
             model = self.models.get(name)
