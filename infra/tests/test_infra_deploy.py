@@ -543,3 +543,18 @@ def test_the_fake_rejects_model_triggers_the_api_rejects(
     with pytest.raises(DatabricksError, match=error):
         client.jobs.create(name=settings.name, trigger=settings.trigger)
     assert fake.state.jobs == {}
+
+
+def test_an_unreadable_champion_stops_the_plan_before_any_change(
+    fake: FakeServingWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    fake.inject(Fault("GET", "/aliases/champion", 403, "PERMISSION_DENIED", "no EXECUTE"))
+    with pytest.raises(UserError, match="Planning the serving endpoint dev-churn-serving") as err:
+        _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert "PermissionDenied: no EXECUTE" in str(err.value)
+    assert "EXECUTE on churn_dev.churn.churn_model" in str(err.value)
+    assert fake.mutating_requests() == []

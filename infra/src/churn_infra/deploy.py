@@ -284,10 +284,23 @@ def _job_changes(
 
 def plan_serving(client: WorkspaceClient, env: Environment) -> EndpointPlan | None:
     """Read-only: the declared serving endpoint against the workspace and the champion."""
+    from databricks.sdk.errors import DatabricksError
+
     if env.serving is None:
         return None
-    champion = champion_version(client, env.runtime.registered_model_name)
-    return plan_endpoint(client, env.serving, env.runtime, champion)
+    model = env.runtime.registered_model_name
+    try:
+        champion = champion_version(client, model)
+        return plan_endpoint(client, env.serving, env.runtime, champion)
+    except DatabricksError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InfraError(
+            f"Planning the serving endpoint {env.serving.name} failed: reading the champion of "
+            f"{model} or the endpoint answered {type(exc).__name__}: {first}",
+            f"grant the deploying principal EXECUTE on {model} and CAN_MANAGE on the endpoint "
+            "(or permission to create endpoints), or remove databricks.serving; nothing was "
+            "changed",
+        ) from None
 
 
 def _endpoint_changes(
