@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from databricks.sdk import WorkspaceClient
+from fake_serving import FakeServingWorkspace
 from fake_workspace import FakeWorkspace
 
 from churn_infra.release import Release, build_release, git_state
@@ -48,8 +49,9 @@ def no_ambient_databricks_auth(
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeWorkspace]:
-    with FakeWorkspace() as workspace:
+def fake() -> Iterator[FakeServingWorkspace]:
+    """The whole fake: jobs, files, permissions, Unity Catalog models and serving endpoints."""
+    with FakeServingWorkspace() as workspace:
         yield workspace
 
 

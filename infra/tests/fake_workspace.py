@@ -202,11 +202,15 @@ class FakeWorkspace:
             job = self.state.jobs.get(int(query["job_id"]))
             return (200, job) if job else _not_found(f"Job {query['job_id']} does not exist.")
         if (method, action) == ("POST", "create"):
+            if problem := _check_trigger(body.get("trigger")):
+                return problem
             return 200, {"job_id": self._create_job(body)}
         if (method, action) == ("POST", "reset"):
             job = self.state.jobs.get(int(body["job_id"]))
             if not job:
                 return _not_found(f"Job {body['job_id']} does not exist.")
+            if problem := _check_trigger(body["new_settings"].get("trigger")):
+                return problem
             job["settings"] = body["new_settings"]
             return 200, {}
         if (method, action) == ("POST", "run-now"):
@@ -396,6 +400,45 @@ class FakeWorkspace:
                     return _not_found(f"The file {path} does not exist.", "NOT_FOUND")
                 return 200, self.state.files[path]
         return _not_found(f"The fake workspace does not serve {method} fs{action}.")
+
+
+MODEL_CONDITIONS = {"MODEL_CREATED", "MODEL_VERSION_READY", "MODEL_ALIAS_SET"}
+
+
+def _check_trigger(trigger: dict[str, Any] | None) -> tuple[int, Any] | None:
+    """Model update triggers ("Trigger jobs when models are updated",
+    https://docs.databricks.com/aws/en/jobs/model-update-triggers, and the Jobs API's
+    trigger.model): a condition of MODEL_CREATED / MODEL_VERSION_READY / MODEL_ALIAS_SET; aliases
+    only with MODEL_ALIAS_SET, at most 10; the scope is a Unity Catalog model (catalog.schema.model)
+    or schema (catalog.schema); no securable_name means the whole metastore, which only a
+    metastore admin may watch (the fake's user is not one)."""
+    model = (trigger or {}).get("model")
+    if model is None:
+        return None
+
+    def invalid(message: str) -> tuple[int, Any]:
+        return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
+
+    condition = model.get("condition")
+    if condition not in MODEL_CONDITIONS:
+        return invalid(f"Invalid model trigger condition {condition!r}.")
+    aliases = model.get("aliases") or []
+    if aliases and condition != "MODEL_ALIAS_SET":
+        return invalid("aliases can only be set with the MODEL_ALIAS_SET condition.")
+    if condition == "MODEL_ALIAS_SET" and not 1 <= len(aliases) <= 10:
+        return invalid("A MODEL_ALIAS_SET trigger needs between 1 and 10 aliases.")
+    securable = model.get("securable_name")
+    if not securable:
+        return 403, {
+            "error_code": "PERMISSION_DENIED",
+            "message": "Only a metastore admin can create a metastore-scoped model trigger.",
+        }
+    if securable.count(".") not in (1, 2) or "" in securable.split("."):
+        return invalid(
+            f"securable_name {securable!r} must be a Unity Catalog model (catalog.schema.model) "
+            "or schema (catalog.schema)."
+        )
+    return None
 
 
 def _not_found(message: str, code: str = "RESOURCE_DOES_NOT_EXIST") -> tuple[int, Any]:

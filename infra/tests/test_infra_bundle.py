@@ -32,13 +32,27 @@ def test_bundle_has_every_job_with_bundle_built_wheels(
     for name, resource in resources.items():
         assert resource.pop("permissions")[0]["level"] == "CAN_VIEW"
         for task, want in zip(resource["tasks"], expected[name]["tasks"], strict=True):
-            wheels = [lib["whl"] for lib in task.pop("libraries")]
-            want.pop("libraries")
+            libraries = task.pop("libraries")
+            wheels = [lib["whl"] for lib in libraries if "whl" in lib]
+            # PyPI libraries (feature-publish's databricks-feature-engineering) stay as they are
+            assert [lib for lib in libraries if "whl" not in lib] == [
+                lib for lib in want.pop("libraries") if "whl" not in lib
+            ]
+            assert wheels
             assert all(
                 (out / "resources" / w).resolve().parent == (repo_root / "dist" / "bundle")
                 for w in wheels
             )
         assert resource == expected[name]
+    # the validation job runs on every new version of the Unity Catalog model
+    validation = resources["PROD-churn-model-validation"]
+    assert validation["trigger"]["model"] == {
+        "condition": "MODEL_VERSION_READY",
+        "securable_name": "churn_prod.churn.churn_model",
+    }
+    refresh = resources["PROD-churn-feature-table-refresh"]["tasks"]
+    assert refresh[1]["task_key"] == "feature-publish"
+    assert refresh[1]["depends_on"] == [{"task_key": "feature-table-refresh"}]
 
 
 def test_bundle_needs_a_databricks_environment(

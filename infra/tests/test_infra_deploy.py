@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 from databricks.sdk import WorkspaceClient
-from fake_workspace import FakeWorkspace
+from fake_serving import FakeServingWorkspace
+from fake_workspace import FakeWorkspace, Fault
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -46,7 +47,7 @@ def test_deploy_twice_updates_and_never_duplicates(
     assert {d.action for d in first.deployed} == {"create"}
     ids = {d.name: d.job_id for d in first.deployed}
     names = _job_names(fake)
-    assert len(names) == 7
+    assert len(names) == 8
     assert "STAGING-churn-integration-test" in names
 
     second, text = _deploy("staging", infra_dir, repo_root, client, built_release)
@@ -54,8 +55,8 @@ def test_deploy_twice_updates_and_never_duplicates(
     assert {d.name: d.job_id for d in second.deployed} == ids
     assert _job_names(fake) == names
     calls = [(r.method, r.path) for r in fake.requests]
-    assert calls.count(("POST", "/api/2.2/jobs/create")) == 7
-    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 7
+    assert calls.count(("POST", "/api/2.2/jobs/create")) == 8
+    assert calls.count(("POST", "/api/2.2/jobs/reset")) == 8
     for job_id in ids.values():
         assert f"{fake.host}/jobs/{job_id}" in text
 
@@ -161,6 +162,7 @@ def test_wheels_are_uploaded_where_the_libraries_point(
         for job in fake.state.jobs.values()
         for task in job["settings"]["tasks"]
         for lib in task["libraries"]
+        if "whl" in lib  # feature-publish also installs a PyPI package
     }
     assert len(libraries) == 7
     data = vendored_source("/Volumes/churn_dev/churn/artifacts")
@@ -196,6 +198,7 @@ def test_workspace_artifact_location_uses_workspace_import(
         for job in fake.state.jobs.values()
         for t in job["settings"]["tasks"]
         for lib in t["libraries"]
+        if "whl" in lib
     }
     # the Workspace API addresses /Workspace/Shared/... as /Shared/...
     data = vendored_source("/Workspace/Shared/churn/dev/artifacts").removeprefix("/Workspace")
@@ -415,4 +418,143 @@ def test_cli_dry_run_against_the_fake(
     assert result.exit_code == 0, result.output
     assert "STAGING-churn-integration-test" in result.output
     assert fake.requests
+    assert fake.mutating_requests() == []
+
+
+# -- the serving endpoint (databricks.serving) ---------------------------------------------------
+
+DEV_MODEL = "churn_dev.churn.churn_model"
+
+
+def _serving_requests(fake: FakeWorkspace) -> list[str]:
+    return [r.path for r in fake.mutating_requests() if "serving-endpoints" in r.path]
+
+
+def test_without_a_champion_the_endpoint_is_skipped_and_said_so(
+    fake: FakeServingWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    result, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
+    assert result.endpoint is not None
+    assert result.endpoint.action == "skip"
+    assert "serving endpoint dev-churn-serving: skip: no champion" in text
+    assert "model-deployment (or `churn promote`) creates it after the first promotion" in text
+    result, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert fake.endpoints == {}
+    assert _serving_requests(fake) == []
+
+
+def test_dry_run_shows_the_endpoint_plan_and_deploy_carries_it_out(
+    fake: FakeServingWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    fake.add_model_version(DEV_MODEL, 3, champion=True)
+    _, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
+    assert "serving endpoint dev-churn-serving: create, serving version 3" in text
+    assert "DEV-churn-model-deployment" in text  # beside the jobs' plan
+    assert _serving_requests(fake) == []
+    assert fake.endpoints == {}
+
+    done, _ = _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert "serving endpoint dev-churn-serving: create, serving version 3 (created)" in done.applied
+    assert fake.served_version("dev-churn-serving") == "3"
+    entity = fake.endpoints["dev-churn-serving"]["config"]["served_entities"][0]
+    assert (entity["workload_size"], entity["scale_to_zero_enabled"]) == ("Small", True)
+
+    again, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
+    assert again.endpoint is not None
+    assert again.endpoint.action == "unchanged"
+    assert "serving endpoint dev-churn-serving: unchanged" in text
+
+    fake.add_model_version(DEV_MODEL, 4, champion=True)  # a promotion the chain did not follow
+    _, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
+    assert "serving endpoint dev-churn-serving: update version 3 -> 4" in text
+    _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert fake.served_version("dev-churn-serving") == "4"
+    assert len(fake.endpoints) == 1
+
+
+def test_an_endpoint_failure_names_what_was_applied(
+    fake: FakeServingWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    from churn_infra.errors import WorkspaceError
+
+    fake.add_model_version(DEV_MODEL, 3, champion=True)
+    fake.inject(Fault("POST", "/api/2.0/serving-endpoints", 403, "PERMISSION_DENIED"))
+    with pytest.raises(WorkspaceError) as failed:
+        _deploy("dev", infra_dir, repo_root, client, built_release)
+    message = str(failed.value)
+    assert "serving endpoint dev-churn-serving: create, serving version 3 failed" in message
+    assert "create job DEV-churn-model-deployment" in message.split("not applied")[0]
+    _deploy("dev", infra_dir, repo_root, client, built_release)  # the rerun completes it
+    assert fake.served_version("dev-churn-serving") == "3"
+
+
+def test_the_validation_job_is_triggered_by_new_model_versions(
+    fake: FakeServingWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    _, text = _deploy("dev", infra_dir, repo_root, client, built_release, dry_run=True)
+    assert '"condition": "MODEL_VERSION_READY"' in text  # the new job's diff shows its trigger
+    _deploy("dev", infra_dir, repo_root, client, built_release)
+    (validation,) = [
+        j["settings"]
+        for j in fake.state.jobs.values()
+        if j["settings"]["name"] == "DEV-churn-model-validation"
+    ]
+    assert validation["trigger"] == {
+        "model": {"condition": "MODEL_VERSION_READY", "securable_name": DEV_MODEL},
+        "pause_status": "UNPAUSED",
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "error"),
+    [
+        ({"condition": "MODEL_VERSION_READY"}, "metastore admin"),
+        ({"condition": "MODEL_VERSION_READY", "securable_name": "churn_model"}, "Unity Catalog"),
+        (
+            {"condition": "MODEL_VERSION_READY", "securable_name": DEV_MODEL, "aliases": ["c"]},
+            "MODEL_ALIAS_SET",
+        ),
+        ({"condition": "MODEL_ALIAS_SET", "securable_name": DEV_MODEL}, "between 1 and 10"),
+    ],
+)
+def test_the_fake_rejects_model_triggers_the_api_rejects(
+    fake: FakeServingWorkspace, client: WorkspaceClient, model: dict, error: str
+) -> None:
+    from databricks.sdk.errors import DatabricksError
+    from databricks.sdk.service.jobs import JobSettings
+
+    settings = JobSettings.from_dict({"name": "x", "trigger": {"model": model}})
+    with pytest.raises(DatabricksError, match=error):
+        client.jobs.create(name=settings.name, trigger=settings.trigger)
+    assert fake.state.jobs == {}
+
+
+def test_an_unreadable_champion_stops_the_plan_before_any_change(
+    fake: FakeServingWorkspace,
+    client: WorkspaceClient,
+    infra_dir: Path,
+    repo_root: Path,
+    built_release: Release,
+) -> None:
+    fake.inject(Fault("GET", "/aliases/champion", 403, "PERMISSION_DENIED", "no EXECUTE"))
+    with pytest.raises(UserError, match="Planning the serving endpoint dev-churn-serving") as err:
+        _deploy("dev", infra_dir, repo_root, client, built_release)
+    assert "PermissionDenied: no EXECUTE" in str(err.value)
+    assert "EXECUTE on churn_dev.churn.churn_model" in str(err.value)
     assert fake.mutating_requests() == []

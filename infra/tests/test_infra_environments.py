@@ -236,3 +236,61 @@ def test_cluster_spec_is_consistent(cluster: dict, problem: str, infra_dir: Path
     env["databricks"]["cluster"] = cluster
     with pytest.raises(ValueError, match=problem):
         Environment.model_validate(env)
+
+
+def test_databricks_environments_declare_their_serving_endpoint(infra_dir: Path) -> None:
+    for name, warm in (("dev", False), ("staging", False), ("prod", True)):
+        env = load_environment(name, infra_dir)
+        assert env.serving is not None
+        assert env.serving.name == f"{name}-churn-serving"  # the default name
+        assert env.serving.scale_to_zero is not warm
+        assert env.serving.capture
+        # model-deployment, `churn promote` and `churn rollback` receive it as a task parameter
+        endpoint = request_for("model-deployment", name, None, infra_dir).params
+        assert endpoint["serving_endpoint"] == env.serving.model_dump()
+    assert load_environment("local", infra_dir).serving is None
+    assert (
+        "serving_endpoint" not in request_for("model-deployment", "local", None, infra_dir).params
+    )
+    staging = load_environment("staging", infra_dir)
+    assert "serving_endpoint" not in staging.request("model-deployment", "integration-test").params
+
+
+@pytest.mark.parametrize(
+    ("serving", "problem"),
+    [
+        ({"workload_size": "Huge"}, r"workload_size"),
+        ({"scale_to_zero": True, "capture_table": True}, r"capture_table"),
+        ({"name": "dev churn!"}, r"serving\.name"),
+    ],
+)
+def test_a_bad_serving_section_names_the_field(
+    tmp_path: Path, infra_dir: Path, serving: dict, problem: str
+) -> None:
+    def set_serving(data: dict) -> None:
+        data["databricks"]["serving"] = serving
+
+    target = _write_env(tmp_path, infra_dir, "dev", set_serving)
+    with pytest.raises(UserError, match=problem):
+        load_environment("dev", target)
+
+
+def test_serving_needs_a_unity_catalog_model(tmp_path: Path, infra_dir: Path) -> None:
+    def no_catalog(data: dict) -> None:
+        del data["runtime"]["catalog"]
+        data["runtime"]["registered_model_name"] = "churn_model"
+
+    target = _write_env(tmp_path, infra_dir, "dev", no_catalog)
+    with pytest.raises(UserError, match="serving needs a Unity Catalog model"):
+        load_environment("dev", target)
+
+
+def test_the_validation_job_is_triggered_not_scheduled(tmp_path: Path, infra_dir: Path) -> None:
+    def schedule(data: dict) -> None:
+        data["databricks"]["schedules"]["model-validation"] = {
+            "quartz_cron_expression": "0 0 1 * * ?"
+        }
+
+    target = _write_env(tmp_path, infra_dir, "dev", schedule)
+    with pytest.raises(UserError, match="model update trigger"):
+        load_environment("dev", target)

@@ -144,6 +144,15 @@ def test_settings_json_carries_runtime_and_params(
                 assert expected["source"] == "vendored"
                 expected["source"] = vendored_source(env.databricks.artifact_location)
                 assert expected["source"].startswith(env.databricks.artifact_location + "/data/")
+            # the endpoint that follows the champion, from databricks.serving; never in the
+            # integration test, which promotes versions of its own test model
+            if (
+                env.serving
+                and task.task_key == "model-deployment"
+                and _short(settings.name) != "integration-test"
+            ):
+                expected["serving_endpoint"] = env.serving.model_dump()
+                assert expected["serving_endpoint"]["name"] == f"{name}-churn-serving"
             # a task's params inside one job only (e.g. the integration test's first champion)
             expected.update(JOB_PARAM_OVERRIDES.get((_short(settings.name), task.task_key), {}))
             assert payload["params"] == expected
@@ -229,3 +238,34 @@ def test_job_catalog_covers_each_task_once_per_job() -> None:
     for job, tasks in JOB_TASKS.items():
         keys = [t.key for t in tasks]
         assert len(keys) == len(set(keys)), job
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_refresh_publishes_and_validation_is_triggered_on_databricks(
+    name: str, infra_dir: Path, repo_root: Path
+) -> None:
+    env = load_environment(name, infra_dir)
+    jobs = {j.name: j for j in _jobs(name, infra_dir, repo_root)}
+    refresh = jobs[env.job_name("feature-table-refresh")].tasks or []
+    edges = {t.task_key: [d.task_key for d in t.depends_on or []] for t in refresh}
+    assert edges == {"feature-table-refresh": [], "feature-publish": ["feature-table-refresh"]}
+    publish = refresh[1]
+    assert publish.python_wheel_task is not None
+    assert publish.python_wheel_task.entry_point == "churn-feature-publish"
+    pypi = [lib.pypi.package for lib in publish.libraries or [] if lib.pypi]
+    assert pypi == ([] if env.is_local else ["databricks-feature-engineering>=0.13"])
+
+    validation = jobs[env.job_name("model-validation")]
+    assert [t.task_key for t in validation.tasks or []] == ["model-validation"]
+    if env.is_local:
+        assert validation.trigger is None  # no model update triggers outside Databricks
+        return
+    assert validation.schedule is None
+    assert validation.trigger is not None
+    assert validation.trigger.model is not None
+    assert validation.trigger.model.condition.value == "MODEL_VERSION_READY"
+    assert validation.trigger.model.securable_name == env.runtime.registered_model_name
+    assert validation.trigger.model.securable_name.count(".") == 2  # a model, not a schema
+    for other, settings in jobs.items():
+        if other != validation.name:
+            assert settings.trigger is None

@@ -5,10 +5,12 @@
 3. ``workspace_client``: auth checked with one read-only call;
 4. ``build_release``: the shipped members' wheels;
 5. ``build_jobs``: the definitions (pure);
-6. ``plan_jobs``: find each job by name (read-only), diff; ``--dry-run`` stops here;
+6. ``plan_jobs``: find each job by name (read-only), diff; ``plan_endpoint``: the declared
+   serving endpoint (``databricks.serving``) against the workspace and the model's champion;
+   ``--dry-run`` stops here;
 7. ``apply_changes``: upload; create the schemas, experiment folders and experiments if absent;
-   create/reset each job and set its permissions (one owner); each reported, a failure naming
-   what was applied and what not.
+   create/reset each job and set its permissions (one owner); create/update the serving
+   endpoint; each reported, a failure naming what was applied and what not.
 
 For the local environment, deploy validates the definitions and records them under
 ``$CHURN_HOME/deployments/local/`` instead of uploading anything.
@@ -34,6 +36,12 @@ from churn_infra.environment import DatabricksTarget, Environment, find_infra_di
 from churn_infra.errors import InfraError
 from churn_infra.jobs import access_control_list, build_jobs
 from churn_infra.release import GitState, Release, build_release, predict_release
+from churn_infra.serving_endpoint import (
+    EndpointPlan,
+    apply_endpoint,
+    champion_version,
+    plan_endpoint,
+)
 from churn_infra.settings_diff import settings_diff
 from churn_infra.workspace_client import workspace_client
 
@@ -75,6 +83,8 @@ class DeployResult:
     plans: list[JobPlan]
     deployed: list[DeployedJob] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
+    endpoint: EndpointPlan | None = None
+    """The serving endpoint's plan; None when the environment declares no endpoint."""
 
 
 def deploy(
@@ -108,8 +118,11 @@ def deploy(
             out.print(f"Building the wheels of {', '.join(m.name for m in named.members)} ...")
             release = build_release(repo_root, build_dir or Path(scratch), named.git)
         plans = plan_jobs(client, build_jobs(env, release))
-        result = DeployResult(env.name, dry_run, release.path, plans)
+        endpoint = plan_serving(client, env)
+        result = DeployResult(env.name, dry_run, release.path, plans, endpoint=endpoint)
         _print_plan(out, env, release, target, plans, dry_run)
+        if endpoint is not None:
+            out.print(f"  {endpoint.describe()}", highlight=False)
         if dry_run:
             return result
         # First mutating request from here on: every check above has passed.
@@ -118,6 +131,7 @@ def deploy(
             _release_changes(client, release, target)
             + _setup_changes(client, env)
             + _job_changes(client, plans, target, deployed)
+            + _endpoint_changes(client, env, endpoint)
         )
         log = apply_changes(
             changes, what=f"Deploying {env.name}", rerun=f"churn-infra deploy {env.name}", out=out
@@ -266,6 +280,41 @@ def _job_changes(
             )
         )
     return changes
+
+
+def plan_serving(client: WorkspaceClient, env: Environment) -> EndpointPlan | None:
+    """Read-only: the declared serving endpoint against the workspace and the champion."""
+    from databricks.sdk.errors import DatabricksError
+
+    if env.serving is None:
+        return None
+    model = env.runtime.registered_model_name
+    try:
+        champion = champion_version(client, model)
+        return plan_endpoint(client, env.serving, env.runtime, champion)
+    except DatabricksError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InfraError(
+            f"Planning the serving endpoint {env.serving.name} failed: reading the champion of "
+            f"{model} or the endpoint answered {type(exc).__name__}: {first}",
+            f"grant the deploying principal EXECUTE on {model} and CAN_MANAGE on the endpoint "
+            "(or permission to create endpoints), or remove databricks.serving; nothing was "
+            "changed",
+        ) from None
+
+
+def _endpoint_changes(
+    client: WorkspaceClient, env: Environment, plan: EndpointPlan | None
+) -> list[Change]:
+    if plan is None or env.serving is None or plan.action in ("skip", "unchanged"):
+        return []
+    endpoint = env.serving
+    return [
+        Change(
+            plan.describe(),
+            lambda: apply_endpoint(client, plan, endpoint, env.runtime),
+        )
+    ]
 
 
 def _create_kwargs(settings: JobSettings) -> dict:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from churn_infra.errors import InfraError
 from churn_jobs.request import JobRequest, format_validation_error, validate_params
 from churn_jobs.runner import JOBS, job_module, user_error_types
+from churn_jobs.serving_endpoint import ServingEndpoint
 from churn_jobs.settings import RuntimeSettings
 
 INFRA_DIR_VARIABLE = "CHURN_INFRA_DIR"
@@ -38,6 +39,7 @@ DERIVED_RUNTIME_KEYS = ("environment", "platform", "workspace_profile")
 JOB_NAMES = (
     "feature-table-refresh",
     "model-train",
+    "model-validation",
     "model-deployment",
     "model-inference-batch",
     "initial-model-train-register",
@@ -161,6 +163,7 @@ POOL_ID = re.compile(r"\d{4}-\d{6}-[a-z0-9]+-pool-[a-z0-9]+")
 DEFAULT_TIMEOUTS = {
     "feature-table-refresh": 3600,
     "model-train": 3 * 3600,
+    "model-validation": 3600,
     "model-deployment": 3600,
     "model-inference-batch": 2 * 3600,
     "initial-model-train-register": 4 * 3600,
@@ -282,6 +285,11 @@ class DatabricksTarget(Strict):
     require_clean_git: bool = Field(
         default=False, description="Refuse to deploy from a git tree with uncommitted changes"
     )
+    serving: ServingEndpoint | None = Field(
+        default=None,
+        description="The Model Serving endpoint serving the champion (name default "
+        "<env>-churn-serving); absent: no endpoint",
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> DatabricksTarget:
@@ -289,6 +297,11 @@ class DatabricksTarget(Strict):
             raise ValueError("artifact_location must start with /Volumes/ or /Workspace/")
         if unknown := sorted(set(self.schedules) - set(JOB_NAMES)):
             raise ValueError(f"schedules name unknown jobs {unknown}; known: {list(JOB_NAMES)}")
+        if "model-validation" in self.schedules:
+            raise ValueError(
+                "schedules.model-validation: that job runs on its model update trigger (every "
+                "new version of the model); remove its schedule"
+            )
         if unknown := sorted(set(self.timeouts) - set(JOB_NAMES)):
             raise ValueError(f"timeouts name unknown jobs {unknown}; known: {list(JOB_NAMES)}")
         if self.max_concurrent_runs == 1 and (
@@ -359,6 +372,22 @@ class Environment(Strict):
             raise ValueError(f"integration_test.experiment {test!r} must be a workspace path")
         return self
 
+    @model_validator(mode="after")
+    def _serving_needs_unity_catalog(self) -> Environment:
+        if self.databricks and self.databricks.serving and not self.runtime.catalog:
+            # Model Serving serves a Unity Catalog model version by name; the inference table
+            # lands in a catalog's schema
+            raise ValueError(
+                "databricks.serving needs a Unity Catalog model: set runtime.catalog (and a "
+                "three-level registered_model_name)"
+            )
+        return self
+
+    @property
+    def serving(self) -> ServingEndpoint | None:
+        """The environment's serving endpoint, if it declares one."""
+        return self.databricks.serving if self.databricks else None
+
     @property
     def is_local(self) -> bool:
         return self.databricks is None
@@ -389,8 +418,20 @@ class Environment(Strict):
 
     def request(self, task: str, job: str | None = None) -> JobRequest:
         """What ``task`` receives when it runs as part of ``job`` (default: on its own)."""
-        params = {**self.params.get(task, {}), **JOB_PARAM_OVERRIDES.get((job or task, task), {})}
+        params = {
+            **self.derived_params(task, job),
+            **self.params.get(task, {}),
+            **JOB_PARAM_OVERRIDES.get((job or task, task), {}),
+        }
         return JobRequest(runtime=self.runtime_for(job or task), params=params)
+
+    def derived_params(self, task: str, job: str | None = None) -> dict[str, Any]:
+        """Params this file implies (a params file may still set them): model-deployment's
+        ``serving_endpoint`` from ``databricks.serving``, except in the integration test, whose
+        deployment step promotes versions of its own test model."""
+        if task == "model-deployment" and self.serving and (job or task) != "integration-test":
+            return {"serving_endpoint": self.serving.model_dump()}
+        return {}
 
 
 #: Params a task takes only inside one job. The integration test runs the chain on fresh test
@@ -420,6 +461,12 @@ def load_environment(name: str, infra_dir: Path) -> Environment:
             f"remove {', '.join(written)} from the runtime: section",
         )
     databricks = data.get("databricks")
+    if isinstance(databricks, dict) and isinstance(databricks.get("serving"), dict):
+        databricks = {
+            **databricks,
+            "serving": {"name": f"{name}-churn-serving", **databricks["serving"]},
+        }
+        data = {**data, "databricks": databricks}
     platform = "databricks" if databricks else "local"
     profile = (
         databricks.get("workspace", {}).get("profile")
@@ -478,7 +525,10 @@ class EnvironmentFiles:
         path = params if isinstance(params, Path) else params_file(params, environment, infra)
         if not path.is_file():
             raise InfraError(f"Config file {path} does not exist.", "check the path")
-        return JobRequest(runtime=env.runtime_for(job), params=load_params_file(job, path))
+        return JobRequest(
+            runtime=env.runtime_for(job),
+            params={**env.derived_params(job), **load_params_file(job, path)},
+        )
 
     def params_file(self, name: str, environment: str, infra_dir: Path | None = None) -> Path:
         return params_file(name, environment, infra_dir or find_infra_dir())

@@ -3,6 +3,10 @@
 Every task is a ``python_wheel_task`` on a churn-jobs console script, with the resolved runtime
 settings and task parameters inside its ``settings-json`` named parameter; all tasks of a job
 share one job cluster. The local runner executes these same objects.
+
+On Databricks the ``model-validation`` job also has a model update trigger on the Unity Catalog
+model (``MODEL_VERSION_READY``): a version registered from anywhere is validated, not only those
+the ``model-train`` job registers (whose own validation task finds them already checked).
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ def _chain(*keys: str) -> tuple[TaskSpec, ...]:
 
 
 JOB_TASKS: dict[str, tuple[TaskSpec, ...]] = {
-    "feature-table-refresh": _chain("feature-table-refresh"),
+    # the refreshed table is then published to the online store (churn-serving, Model Serving)
+    "feature-table-refresh": _chain("feature-table-refresh", "feature-publish"),
     "model-train": _chain("model-train", "model-validation"),
+    "model-validation": _chain("model-validation"),
     "model-deployment": _chain("model-deployment"),
     "model-inference-batch": _chain("model-inference-batch"),
     "initial-model-train-register": _chain(
@@ -91,7 +97,7 @@ def build_job(env: Environment, job: str, release: Release) -> jobs.JobSettings:
                 entry_point=spec.entry_point,
                 named_parameters={SETTINGS_PARAMETER: _task_request(env, spec.key, job).to_json()},
             ),
-            libraries=libraries,
+            libraries=_task_libraries(spec.key, libraries),
             max_retries=0,
         )
         for spec in JOB_TASKS[job]
@@ -110,6 +116,7 @@ def build_job(env: Environment, job: str, release: Release) -> jobs.JobSettings:
         timeout_seconds=target.timeout(job) if target else 0,
         format=jobs.Format.MULTI_TASK,
         **(_databricks_settings(target, job) if target else {}),
+        trigger=model_trigger(env) if job == "model-validation" else None,
     )
     # The canonical form, as it travels over the wire (the sdk reads absent lists back as []).
     return jobs.JobSettings.from_dict(settings.as_dict())
@@ -117,6 +124,42 @@ def build_job(env: Environment, job: str, release: Release) -> jobs.JobSettings:
 
 def build_jobs(env: Environment, release: Release) -> list[jobs.JobSettings]:
     return [build_job(env, job, release) for job in job_names(env)]
+
+
+#: What a task needs on a cluster besides the release's wheels. feature-publish publishes through
+#: databricks-feature-engineering's Lakebase online store API (>= 0.13, churn-features[databricks]).
+TASK_PYPI_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "feature-publish": ("databricks-feature-engineering>=0.13",),
+}
+
+
+def _task_libraries(
+    task: str, wheels: list[compute.Library] | None
+) -> list[compute.Library] | None:
+    if wheels is None:  # locally: the installed workspace
+        return None
+    extra = [
+        compute.Library(pypi=compute.PythonPyPiLibrary(package=p))
+        for p in TASK_PYPI_LIBRARIES.get(task, ())
+    ]
+    return wheels + extra
+
+
+def model_trigger(env: Environment) -> jobs.TriggerSettings | None:
+    """Run on every new version of the environment's Unity Catalog model (Databricks "model
+    update triggers", Beta): none locally or without Unity Catalog, where triggers do not exist.
+    ``securable_name`` is the three-level model name (a two-level name would watch a schema).
+    The task's ``version: null`` validates the newest unchecked version (several versions
+    registered within one polling minute make one run: the newest is checked, as in model-train)."""
+    if env.databricks is None or not env.runtime.catalog:
+        return None
+    return jobs.TriggerSettings(
+        model=jobs.ModelTriggerConfiguration(
+            condition=jobs.ModelTriggerConfigurationCondition.MODEL_VERSION_READY,
+            securable_name=env.runtime.registered_model_name,
+        ),
+        pause_status=jobs.PauseStatus.UNPAUSED,
+    )
 
 
 def _tags(env: Environment, release: Release) -> dict[str, str]:

@@ -12,6 +12,9 @@ from churn_jobs.settings import RuntimeSettings
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[3]
+# The one fake Databricks workspace (a REST server the real databricks-sdk talks to) is infra's
+# test helper: the serving-endpoint tests import it from there rather than copying it.
+sys.path.insert(0, str(REPO / "infra" / "tests"))
 
 
 @pytest.fixture(autouse=True, scope="module")

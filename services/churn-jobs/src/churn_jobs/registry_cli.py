@@ -74,6 +74,7 @@ def promote(env: str, version: int, console: Console, assume_yes: bool = False) 
     _confirm(ctx, f"Make version {version} the champion (now: {state.champion})?", assume_yes)
     after = reg.promote_version(version, expected_champion=state.champion)
     console.print(f"champion: v{after.champion} (previous: {after.previous_champion or 'none'})")
+    follow_endpoint(ctx, env, after.champion)
 
 
 def rollback(env: str, console: Console, assume_yes: bool = False) -> None:
@@ -83,6 +84,20 @@ def rollback(env: str, console: Console, assume_yes: bool = False) -> None:
     _confirm(ctx, f"Replace champion v{state.champion} by v{state.previous_champion}?", assume_yes)
     after = reg.rollback(expected_champion=state.champion)
     console.print(f"champion: v{after.champion} (rolled back from v{state.champion})")
+    follow_endpoint(ctx, env, after.champion)
+
+
+def follow_endpoint(ctx: JobContext, env: str, champion: str | None) -> None:
+    """On Databricks: the environment's serving endpoint (model-deployment's ``serving_endpoint``
+    parameter) serves the new champion. A failure exits 2 naming it; the registry change stands."""
+    from churn_jobs.environments import request_for
+    from churn_jobs.serving_endpoint import ServingEndpoint, follow_champion
+
+    declared = request_for("model-deployment", env).params.get("serving_endpoint")
+    if not declared or champion is None:
+        return
+    endpoint = ServingEndpoint.model_validate(declared)
+    ctx.console.print(follow_champion(ctx.runtime, endpoint, champion).describe())
 
 
 def repair(env: str, console: Console, assume_yes: bool = False) -> None:

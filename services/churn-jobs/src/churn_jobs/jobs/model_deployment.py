@@ -3,6 +3,9 @@
 Both models score the same reference customers (features looked up by key, never the training
 rows), the configured rule decides, one MLflow run records both metric sets, the rule and the
 decision, and the decision is applied only if the registry still holds the state it was made on.
+On Databricks a promotion then points the environment's Model Serving endpoint
+(``serving_endpoint``, set by churn-infra) at the new champion; a failure there is tagged on the
+decision run and fails the task without undoing the promotion.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from rich.table import Table
 from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
 from churn_jobs.registry_access import lookup_frame, registry
+from churn_jobs.serving_endpoint import ServingEndpoint
 from churn_jobs.settings import StrictModel
 from churn_jobs.snapshots import table_snapshot
 from churn_registry_ops import ComparisonRule
@@ -30,6 +34,12 @@ class Params(StrictModel):
         description="With no champion yet (a fresh environment), promote the validated "
         "challenger instead of failing with NoChampion. Off by default: the first champion is "
         "a person's decision (`churn promote --version N`); the integration test turns it on.",
+    )
+    serving_endpoint: ServingEndpoint | None = Field(
+        default=None,
+        description="Databricks: the Model Serving endpoint that follows the champion (set by "
+        "churn-infra from the environment's databricks.serving section). Null locally, where "
+        "churn-serving follows promotions by polling the registry.",
     )
 
 
@@ -49,7 +59,7 @@ def run(ctx: JobContext, params: Params) -> Any:
         # One read: the decision is made on, and applied against, exactly this state.
         state = reg.state()
         if state.champion is None and params.promote_when_no_champion:
-            return _promote_first_champion(ctx, reg, state, step)
+            return _promote_first_champion(ctx, params, reg, state, step)
         # require_*() raise NoChampion (saying how to promote the first) / NoChallenger.
         champion = reg.version(state.champion) if state.champion else reg.require_champion()
         challenger = reg.version(state.challenger) if state.challenger else reg.require_challenger()
@@ -102,10 +112,14 @@ def run(ctx: JobContext, params: Params) -> Any:
                 raise
             mlflow.set_tag("churn_decision_applied", "true")
     render(ctx, decision, champion.version, challenger.version, run_id, after)
+    if decision.promote:
+        follow_endpoint(ctx, params, run_id, after.champion)
     return decision
 
 
-def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) -> Any:
+def _promote_first_champion(
+    ctx: JobContext, params: Params, reg: Any, state: Any, step: Any
+) -> Any:
     """No champion to compare against: the validated challenger becomes the first champion."""
     import mlflow
 
@@ -135,7 +149,31 @@ def _promote_first_champion(ctx: JobContext, reg: Any, state: Any, step: Any) ->
         f"(promote_when_no_champion); registry now: champion v{after.champion}; "
         f"decision run {active.info.run_id}"
     )
+    follow_endpoint(ctx, params, active.info.run_id, after.champion)
     return after
+
+
+#: the decision run's tag saying what became of the serving endpoint after a promotion
+ENDPOINT_TAG = "churn_serving_endpoint"
+
+
+def follow_endpoint(ctx: JobContext, params: Params, run_id: str, champion: str | None) -> None:
+    """Point the serving endpoint at the new champion; record the outcome on the decision run.
+
+    A failure is tagged and re-raised (the task fails, so it is noticed) after the promotion,
+    which stands: the next deploy or promotion brings the endpoint along.
+    """
+    from churn_jobs.serving_endpoint import EndpointUpdateError, follow_champion
+
+    if params.serving_endpoint is None or champion is None:
+        return
+    try:
+        update = follow_champion(ctx.runtime, params.serving_endpoint, champion)
+    except EndpointUpdateError as exc:
+        ctx.mlflow.set_tag(run_id, ENDPOINT_TAG, f"failed: {exc.problem}"[:5000])
+        raise
+    ctx.mlflow.set_tag(run_id, ENDPOINT_TAG, update.describe())
+    ctx.console.print(update.describe())
 
 
 def render(
