@@ -22,6 +22,8 @@ def test_merge_is_idempotent_and_tracks_changes(
     rows = [("a", 1, "One year"), ("b", 2, "Two year"), ("c", 3, None)]
     make_table(spark, store, name, rows)
     before = spark.table(name).collect()
+    properties = spark.sql(f"SHOW TBLPROPERTIES {name}").collect()
+    assert {r.key: r.value for r in properties}.get("delta.enableChangeDataFeed") == "true"
 
     again = store.write_table(name, spark.createDataFrame(rows, SCHEMA))
     assert (again.rows_inserted, again.rows_updated, again.rows_deleted) == (0, 0, 0)

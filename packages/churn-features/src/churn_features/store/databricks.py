@@ -37,8 +37,15 @@ class DatabricksFeatureStore:
         try:
             self.client.get_table(name=name)
         except Exception:  # the client raises a generic error for a missing table
+            from churn_features.store.delta import CHANGE_DATA_FEED_PROPERTY
+
             self.client.create_table(
                 name=name, primary_keys=list(primary_keys), schema=schema, description=description
+            )
+            # the Lakebase publish in TRIGGERED mode reads the change data feed
+            self._spark().sql(
+                f"ALTER TABLE {quote_identifier(name)} "
+                f"SET TBLPROPERTIES ('{CHANGE_DATA_FEED_PROPERTY}' = 'true')"
             )
 
     def write_table(self, name: str, df: DataFrame) -> TableWrite:

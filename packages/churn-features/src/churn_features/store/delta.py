@@ -54,6 +54,9 @@ class DeltaFeatureStore:
                 column.dataType,
                 nullable=column.nullable and column.name not in primary_keys,
             )
+        # Change data feed: the online store publishes only changed rows from it (Databricks'
+        # TRIGGERED publish mode requires it on the source table).
+        builder = builder.property(CHANGE_DATA_FEED_PROPERTY, "true")
         builder.property(PRIMARY_KEY_PROPERTY, ",".join(primary_keys)).execute()
 
     def write_table(self, name: str, df: DataFrame) -> TableWrite:
@@ -117,6 +120,9 @@ class DeltaFeatureStore:
                 f"The label column {label!r} is not in the input.\n  fix: pass the labels table"
             )
         return result.drop(*exclude_columns) if exclude_columns else result
+
+
+CHANGE_DATA_FEED_PROPERTY = "delta.enableChangeDataFeed"
 
 
 def merge_by_key(spark: SparkSession, name: str, df: DataFrame, keys: Sequence[str]) -> TableWrite:
