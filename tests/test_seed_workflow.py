@@ -34,8 +34,12 @@ class Workflow:
     done: set[str] = field(default_factory=set)
     results: dict[str, Any] = field(default_factory=dict)
 
-    def job(self, name: str, params: Path | None = None) -> Any:
-        request = request_from_files(name, "local", params, self.infra_dir)
+    def job(self, name: str, params: Path | dict[str, Any] | None = None) -> Any:
+        """The job as `churn run` runs it: its params file, or a file's params with overrides."""
+        path = params if isinstance(params, Path) else None
+        request = request_from_files(name, "local", path, self.infra_dir)
+        if isinstance(params, dict):
+            request = request.model_copy(update={"params": {**request.params, **params}})
         return run_job(name, request, console=self.console, home=self.home)
 
     def require(self, *steps: str) -> None:
@@ -156,6 +160,12 @@ def test_6_batch_scoring_predicts_every_customer_with_the_champion(workflow: Wor
     workflow.done.add("scoring")
 
 
-def test_7_the_integration_check_job_agrees(workflow: Workflow) -> None:
+def test_7_monitoring_then_the_integration_check_agree(workflow: Workflow) -> None:
+    """The integration-test job's last two tasks: model-monitoring (retraining off) writes the
+    monitor tables for the champion, and the check requires them."""
     workflow.require("scoring")
-    workflow.job("integration-check")
+    summary = workflow.job("model-monitoring", {"retrain": {"enabled": False}})
+    assert summary.model_version == "2"
+    assert summary.windows_computed, "today's scoring run is a window"
+    assert not summary.fired
+    workflow.job("integration-check", {"require_monitoring": True})

@@ -73,8 +73,8 @@ def test_staging_integration_test_runs_the_chain_on_test_tables(
     jobs = {j.name: j for j in _jobs("staging", infra_dir, repo_root)}
     job = jobs["STAGING-churn-integration-test"]
     keys = [t.task_key for t in job.tasks or []]
-    assert keys[-1] == "integration-check"
-    assert len(keys) == 6
+    assert keys[-2:] == ["model-monitoring", "integration-check"]
+    assert len(keys) == 7
     for task in job.tasks or []:
         assert task.python_wheel_task is not None
         payload = json.loads(task.python_wheel_task.named_parameters[SETTINGS_PARAMETER])
@@ -84,6 +84,10 @@ def test_staging_integration_test_runs_the_chain_on_test_tables(
         # fresh test tables have no champion: only here may deployment promote the first one
         first_champion = payload["params"].get("promote_when_no_champion", False)
         assert first_champion is (task.task_key == "model-deployment"), task.task_key
+        if task.task_key == "model-monitoring":  # never runs the environment's retraining
+            assert payload["params"]["retrain"] == {"enabled": False}
+        if task.task_key == "integration-check":
+            assert payload["params"]["require_monitoring"] is True
     scheduled = jobs["STAGING-churn-model-deployment"].tasks or []
     payload = json.loads(scheduled[0].python_wheel_task.named_parameters[SETTINGS_PARAMETER])
     assert payload["params"]["promote_when_no_champion"] is False

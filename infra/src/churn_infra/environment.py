@@ -436,9 +436,13 @@ class Environment(Strict):
 
 #: Params a task takes only inside one job. The integration test runs the chain on fresh test
 #: tables where no champion exists yet, so its deployment step promotes the validated challenger
-#: (model-deployment's opt-in ``promote_when_no_champion``); scheduled deployments never do.
+#: (model-deployment's opt-in ``promote_when_no_champion``); scheduled deployments never do. Its
+#: monitoring step computes and writes the monitor tables but never starts retraining (that
+#: would run the environment's own model-train job), and the check then requires those tables.
 JOB_PARAM_OVERRIDES: dict[tuple[str, str], dict[str, object]] = {
     ("integration-test", "model-deployment"): {"promote_when_no_champion": True},
+    ("integration-test", "model-monitoring"): {"retrain": {"enabled": False}},
+    ("integration-test", "integration-check"): {"require_monitoring": True},
 }
 
 

@@ -62,6 +62,7 @@ JOB_TASKS: dict[str, tuple[TaskSpec, ...]] = {
         "model-validation",
         "model-deployment",
         "model-inference-batch",
+        "model-monitoring",
         "integration-check",
     ),
     "model-monitoring": _chain("model-monitoring"),

@@ -16,6 +16,11 @@ class Params(StrictModel):
     min_feature_rows: int = Field(default=1000, ge=1)
     min_prediction_rows: int = Field(default=100, ge=1)
     require_champion: bool = True
+    require_monitoring: bool = Field(
+        default=False,
+        description="Also require monitor rows of the champion in <predictions>_profile_metrics "
+        "(the integration-test job runs model-monitoring before this check).",
+    )
 
 
 def run(ctx: JobContext, params: Params) -> dict[str, str]:
@@ -49,6 +54,15 @@ def run(ctx: JobContext, params: Params) -> dict[str, str]:
             )
     else:
         results["prediction rows (latest run)"] = (False, "no predictions table")
+    if params.require_monitoring:
+        from churn_monitoring.tables import profile_table_name
+
+        profile = profile_table_name(predictions)
+        rows = 0
+        if spark.catalog.tableExists(profile) and champion is not None:
+            mine = spark.table(profile).where(F.col("model_version") == str(champion.version))
+            rows = mine.count()
+        results["monitor rows of the champion"] = (rows > 0, f"{rows:,} in {profile}")
 
     table = Table(title="integration-check", title_justify="left")
     for column in ("check", "result", "value"):
