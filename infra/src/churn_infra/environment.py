@@ -24,11 +24,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from churn_infra.errors import InfraError
-from churn_jobs.request import JobRequest, format_validation_error, validate_params
+from churn_jobs.request import JobRequest, format_validation_error, read_yaml, validate_params
 from churn_jobs.runner import JOBS, job_module, user_error_types
 from churn_jobs.serving_endpoint import ServingEndpoint
 from churn_jobs.settings import RuntimeSettings
@@ -77,20 +76,6 @@ def find_infra_dir(start: Path | None = None) -> Path:
         f"No infra/environments/ folder found in {here} or its parents.",
         f"run from the churn-mlops checkout, or set {INFRA_DIR_VARIABLE}",
     )
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InfraError(f"Config file {path} does not exist.", "check the path") from None
-    except yaml.YAMLError as exc:
-        raise InfraError(f"Config file {path} is not valid YAML: {exc}", "fix the syntax") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InfraError(f"Config file {path} must hold a mapping at its top level.", "fix it")
-    return data
 
 
 def available_environments(infra_dir: Path) -> list[str]:
