@@ -160,7 +160,20 @@ class RegistryLock:
             self._sleep(self.poll_seconds)
 
     def renew(self) -> None:
-        """Check the lock is still ours and extend its lease; call right before each write."""
+        """Check the lock is still ours and extend its lease; call right before each write.
+
+        The registry has no compare-and-set, so the lock is checked before and after the lease
+        update: a lock broken and retaken in between (the update then fails on the vanished row,
+        or lands on the new holder's lock) is a lost lock too, never a raw registry error."""
+        self._require_ours()
+        try:
+            self.client.update_registered_model(self.name, description=self._description())
+        except MlflowException:
+            self._require_ours()  # taken over while we wrote: say so
+            raise
+        self._require_ours()
+
+    def _require_ours(self) -> None:
         current = self._read()
         if not self.held or current is None or current.owner != self.owner:
             self.held = False
@@ -170,7 +183,6 @@ class RegistryLock:
                 f"this run lost the registry lock '{self.name}' (now held by {who}); "
                 "its lease expired before the change was written",
             )
-        self.client.update_registered_model(self.name, description=self._description())
 
     verify = renew
 
