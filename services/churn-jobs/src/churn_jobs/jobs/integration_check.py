@@ -58,11 +58,11 @@ def run(ctx: JobContext, params: Params) -> dict[str, str]:
         from churn_monitoring.tables import profile_table_name
 
         profile = profile_table_name(predictions)
-        rows = 0
+        monitored = 0
         if spark.catalog.tableExists(profile) and champion is not None:
             mine = spark.table(profile).where(F.col("model_version") == str(champion.version))
-            rows = mine.count()
-        results["monitor rows of the champion"] = (rows > 0, f"{rows:,} in {profile}")
+            monitored = mine.count()
+        results["monitor rows of the champion"] = (monitored > 0, f"{monitored:,} in {profile}")
 
     table = Table(title="integration-check", title_justify="left")
     for column in ("check", "result", "value"):
