@@ -211,9 +211,7 @@ def profile_cells(
             F.max("value").alias("hi"),
         )
     )
-    frame = cells.toPandas()
-    frame.attrs["buckets"] = buckets
-    return frame
+    return cells.toPandas()
 
 
 def performance_cells(rows: DataFrame, spec: MonitorSpec, windowed: bool = True) -> pd.DataFrame:
@@ -285,7 +283,10 @@ def summarise(
     grids: dict[str, FloatArray],
 ) -> dict[tuple[datetime | None, str | None, str | None], WindowSummary]:
     """Summaries per (window start, slice key, slice value), the overall view included."""
-    buckets: dict[str, _Buckets] = cells.attrs["buckets"]
+    # The same buckets profile_cells used (a function of the grid). Not carried in
+    # ``DataFrame.attrs``: pandas deep-copies attrs into every frame derived from it, which
+    # made each groupby and column access copy every grid (minutes per monitoring run).
+    buckets = {c: _Buckets.of(grids[c]) for c in spec.numeric_columns}
     out: dict[tuple[datetime | None, str | None, str | None], WindowSummary] = {}
     windows = cells[WINDOW_START].drop_duplicates().tolist() if len(cells) else []
     for window in windows:
