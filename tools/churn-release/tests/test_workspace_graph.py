@@ -47,6 +47,7 @@ def test_the_real_graph_has_every_member_and_its_sibling_ranges(graph: Workspace
     assert graph.requires["churn-infra"] == {
         "churn-features": SpecifierSet(">=0.1,<1"),
         "churn-jobs": SpecifierSet(">=0.1,<1"),
+        "churn-registry-ops": SpecifierSet(">=0.1,<1"),  # the champion alias the endpoint follows
     }
     assert graph.requires["churn-release"] == {}  # dev-only, imports no member
     assert graph.requires["churn-model"] == {}
