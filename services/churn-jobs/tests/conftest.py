@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,16 @@ def run_cli(*args: str, home: Path, cwd: Path | None = None) -> subprocess.Compl
         timeout=600,
         check=False,
     )
+
+
+@pytest.fixture
+def fake_workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The FAKE Databricks workspace (infra/tests/fake_serving.py: jobs, UC models, serving
+    endpoints), reached through databricks-sdk unified auth as on a cluster or at a terminal."""
+    from fake_serving import FakeServingWorkspace
+
+    with FakeServingWorkspace() as workspace:
+        monkeypatch.setenv("DATABRICKS_HOST", workspace.host)
+        monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
+        monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+        yield workspace

@@ -4,7 +4,6 @@ each; a failed run stops the chain with one message naming it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,8 @@ JOBS = {"DEV-churn-model-train": "model-train", "DEV-churn-model-deployment": "m
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeWorkspace]:
-    """The fake workspace, reached through databricks-sdk unified auth (as on a cluster)."""
-    with FakeWorkspace() as workspace:
-        monkeypatch.setenv("DATABRICKS_HOST", workspace.host)
-        monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
-        monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
-        yield workspace
+def fake(fake_workspace: FakeWorkspace) -> FakeWorkspace:
+    return fake_workspace
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the registry changes against a real local MLflow registry (SQLite under a tmp CH
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,15 +40,11 @@ ENDPOINT = ServingEndpoint(name="local-churn-serving")
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeServingWorkspace]:
-    """The fake workspace, reached through databricks-sdk unified auth (as at a terminal)."""
-    with FakeServingWorkspace() as workspace:
-        for version in (1, 2, 3):
-            workspace.add_model_version(MODEL, version)
-        monkeypatch.setenv("DATABRICKS_HOST", workspace.host)
-        monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
-        monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
-        yield workspace
+def fake(fake_workspace: FakeServingWorkspace) -> FakeServingWorkspace:
+    """The fake workspace with versions 1-3 of the local model."""
+    for version in (1, 2, 3):
+        fake_workspace.add_model_version(MODEL, version)
+    return fake_workspace
 
 
 @pytest.fixture
