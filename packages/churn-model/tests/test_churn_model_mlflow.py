@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow.models.model import ModelInfo
 from sklearn.preprocessing import FunctionTransformer
 
+import churn_model
 from churn_model import FeatureSpec, load_feature_spec, load_model, log_model
 from churn_model.errors import FeatureSpecError, ModelLoadError, UntrustedModelError
 from churn_model.loaded import PIPELINE_FILE, LoadedChurnModel
@@ -83,12 +84,13 @@ def test_logged_artifacts_and_requirements(registered: ModelInfo) -> None:
         "pipeline.skops",
         "model_config.yaml",
         "feature_spec.json",
+        f"churn_model-{churn_model.__version__}-py3-none-any.whl",
     }
     requirements = (local / "requirements.txt").read_text().split()
     names = {r.split("==")[0] for r in requirements}
-    assert "churn-model==0.1.0" in requirements or any(
-        r.startswith("churn-model==") for r in requirements
-    )
+    # the shipped wheel by a path relative to the model dir, never churn-model==X from an index
+    assert f"artifacts/churn_model-{churn_model.__version__}-py3-none-any.whl" in requirements
+    assert not any(r.startswith("churn-model") for r in requirements)
     assert {"scikit-learn", "skops", "numpy", "pandas"} <= names
     assert "pyspark" not in names
     assert not (local / "uv.lock").exists()  # not the whole workspace lock

@@ -4,6 +4,7 @@ files only (a foreign entry file that would leave a marker on import never runs)
 from __future__ import annotations
 
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,12 +13,20 @@ import numpy as np
 import pytest
 import yaml
 
-from churn_model import FeatureSpec, load_model, log_model
+from churn_model import FeatureSpec, __version__, load_model, log_model
 from churn_model.errors import UntrustedModelError
 from churn_model.evaluation import METRIC_NAMES, metrics_from_proba, score
 from churn_model.feature_types import MLFLOW_TYPES, mlflow_type
+from churn_model.shipped_wheel import (
+    check_wheel,
+    pack_installed_wheel,
+    package_files,
+    wheel_filename,
+)
 from churn_model.training import TrainResult
 from churn_model.verify import verify_model_dir
+
+WHEEL = f"artifacts/{wheel_filename(__version__)}"
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +54,58 @@ def _edit_mlmodel(change: Callable[[dict], None]) -> Callable[[Path], None]:
         spec = yaml.safe_load((root / "MLmodel").read_text())
         change(spec)
         (root / "MLmodel").write_text(yaml.safe_dump(spec))
+
+    return edit
+
+
+def _rewrite_wheel(change: Callable[[dict[str, bytes]], None]) -> Callable[[Path], None]:
+    """Rewrite the shipped wheel's members (RECORD untouched: its hashes then no longer match)."""
+
+    def edit(root: Path) -> None:
+        path = root / WHEEL
+        with zipfile.ZipFile(path) as wheel:
+            members = {name: wheel.read(name) for name in wheel.namelist()}
+        change(members)
+        with zipfile.ZipFile(path, "w") as wheel:
+            for name, data in members.items():
+                wheel.writestr(name, data)
+
+    return edit
+
+
+def _repack_wheel_with(extra: str) -> Callable[[Path], None]:
+    """A wheel whose RECORD is consistent, but which carries one more file than churn-model."""
+
+    def edit(root: Path) -> None:
+        from wheel.wheelfile import WheelFile
+
+        path = root / WHEEL
+        tree = root.parent / "unpacked"
+        with zipfile.ZipFile(path) as wheel:
+            wheel.extractall(tree)
+        (tree / f"churn_model-{__version__}.dist-info" / "RECORD").unlink()
+        (tree / extra).parent.mkdir(parents=True, exist_ok=True)
+        (tree / extra).write_text("import os\n")
+        path.unlink()
+        with WheelFile(path, "w") as wheel:
+            wheel.write_files(str(tree))
+
+    return edit
+
+
+def _append(name: str, line: str) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        with (root / name).open("a") as handle:
+            handle.write(f"\n{line}\n")
+
+    return edit
+
+
+def _conda_pip(entry: str) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        env = yaml.safe_load((root / "conda.yaml").read_text())
+        next(d for d in env["dependencies"] if isinstance(d, dict))["pip"].append(entry)
+        (root / "conda.yaml").write_text(yaml.safe_dump(env))
 
     return edit
 
@@ -82,6 +143,35 @@ def _marker_entry(root: Path) -> None:
         ),
         (lambda root: (root / "python_model.pkl").write_bytes(b"x"), "unexpected_files"),
         (lambda root: (root / "artifacts" / "feature_spec.json").unlink(), "unexpected_files"),
+        (lambda root: (root / WHEEL).unlink(), "unexpected_files"),
+        (
+            _rewrite_wheel(lambda m: m.update({"churn_model/__init__.py": b"import os\n"})),
+            "foreign_wheel",
+        ),
+        (_repack_wheel_with("evil/__init__.py"), "foreign_wheel"),
+        (_repack_wheel_with("churn_model-init.pth"), "foreign_wheel"),
+        (_repack_wheel_with(f"churn_model-{__version__}.data/scripts/run"), "foreign_wheel"),
+        (
+            lambda root: (root / WHEEL).rename(root / "artifacts/churn_model-9.9-py3-none-any.whl"),
+            "unexpected_files",
+        ),
+        (
+            _edit_mlmodel(lambda s: s["metadata"].update(churn_model_version="9.9")),
+            "unexpected_artifacts",
+        ),
+        (
+            _append("requirements.txt", "--extra-index-url https://pypi.example.org"),
+            "foreign_requirements",
+        ),
+        (
+            _append("requirements.txt", "git+https://github.com/evil/churn-model"),
+            "foreign_requirements",
+        ),
+        (_append("requirements.txt", "artifacts/model_config.yaml"), "foreign_requirements"),
+        (
+            _conda_pip("evil-1.0-py3-none-any.whl"),
+            "foreign_requirements",
+        ),
     ],
 )
 def test_anything_churn_model_did_not_write_is_refused(
@@ -96,6 +186,33 @@ def test_anything_churn_model_did_not_write_is_refused(
         load_model(str(copy))  # the loader checks first: nothing of it is imported or unpickled
     assert loading.value.reason == reason
     assert not (tmp_path / "entry-ran").exists()
+
+
+def test_the_shipped_wheel_is_the_running_churn_model_and_its_requirement(
+    model_dir: Path,
+) -> None:
+    with zipfile.ZipFile(model_dir / WHEEL) as wheel:
+        shipped = {n for n in wheel.namelist() if n.startswith("churn_model/")}
+    assert shipped == set(package_files())
+    assert "churn_model/pyfunc_entry.py" in shipped
+    requirements = (model_dir / "requirements.txt").read_text().split()
+    assert WHEEL in requirements
+    assert not [r for r in requirements if r.startswith("churn-model")]
+
+
+def test_a_released_install_must_match_the_shipped_wheel_byte_for_byte(tmp_path: Path) -> None:
+    """Where churn-model is a released install, its version names its content: a wheel of that
+    version with any other byte in the package is refused (editable installs skip this)."""
+    import hashlib
+
+    wheel = pack_installed_wheel(tmp_path)
+    released = {n: hashlib.sha256(p.read_bytes()).hexdigest() for n, p in package_files().items()}
+    assert check_wheel(wheel, __version__, released) is None
+    released["churn_model/verify.py"] = hashlib.sha256(b"an older verify").hexdigest()
+    problem = check_wheel(wheel, __version__, released)
+    assert problem is not None
+    assert "churn_model/verify.py" in problem
+    assert check_wheel(wheel, f"{__version__}.post1", None) is not None  # not its version
 
 
 def test_one_type_map_for_spark_pandas_and_mlflow_names() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -63,3 +64,52 @@ def test_wheel_trains_and_predicts_in_a_fresh_venv_without_pyspark(tmp_path: Pat
     (work / "check.py").write_text(SCRIPT, encoding="utf-8")
     out = run(str(python), "check.py", cwd=work)
     assert out.stdout.startswith("OK "), out.stdout + out.stderr
+
+
+PREDICT = """
+import json, sys
+import mlflow.pyfunc, pandas as pd
+import churn_model
+assert churn_model.__file__.startswith(sys.prefix), churn_model.__file__  # the shipped wheel's
+example = json.load(open("input_example.json"))
+frame = pd.DataFrame(example["data"], columns=example["columns"])
+print(json.dumps([float(p) for p in mlflow.pyfunc.load_model(".").predict(frame)]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_logged_model_installs_from_its_own_requirements_and_predicts(
+    mlflow_store: str, trained, tmp_path: Path
+) -> None:
+    """What Model Serving does with a version: a fresh environment from the model's
+    requirements.txt, run from the model directory (as MLflow's virtualenv manager does), then
+    pyfunc. churn-model comes from the wheel the model ships, not from an index."""
+    import mlflow
+    import numpy as np
+
+    from churn_model import log_model
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not on PATH")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    example = trained.X_test.head(5)
+    with mlflow.start_run():
+        info = log_model(trained.pipeline, trained.config, input_example=example)
+    model = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "m")))
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    for args in (
+        (uv, "venv", str(venv), "--python", f"{sys.version_info.major}.{sys.version_info.minor}"),
+        (uv, "pip", "install", "--python", str(python), "-r", "requirements.txt"),
+    ):
+        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=model)
+        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    done = subprocess.run(
+        (str(python), "-c", PREDICT), capture_output=True, text=True, env=env, cwd=model
+    )
+    assert done.returncode == 0, done.stderr
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = trained.pipeline.predict_proba(example[trained.config.features.columns])[:, 1]
+    assert np.allclose(served, ours)

@@ -33,9 +33,14 @@ _PINNED_RUNTIME_DEPS = ("scikit-learn", "skops", "numpy", "pandas", "pydantic", 
 _ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 
 
-def pip_requirements() -> list[str]:
-    """This package's wheel and its real runtime dependencies, pinned to the installed versions."""
-    requirements = [f"churn-model=={version('churn-model')}"]
+def pip_requirements(wheel: str | None = None) -> list[str]:
+    """This package and its real runtime dependencies, pinned to the installed versions.
+
+    ``wheel``: the path of the churn-model wheel the model ships, relative to the model directory
+    (``log_model`` passes it); without it, ``churn-model==<version>``, which only an index that
+    holds our releases can satisfy.
+    """
+    requirements = [wheel or f"churn-model=={version('churn-model')}"]
     for name in _PINNED_RUNTIME_DEPS:
         try:
             requirements.append(f"{name}=={version(name)}")
@@ -80,14 +85,17 @@ def log_model(
 ) -> ModelInfo:
     """Log a fitted churn pipeline as an MLflow pyfunc model (in the active run, if any).
 
-    Artifacts: ``pipeline.skops`` (skops, explicit trusted types), ``model_config.yaml`` and,
-    when given, ``feature_spec.json``. Pass a few training rows as ``input_example``: they become
+    Artifacts: ``pipeline.skops`` (skops, explicit trusted types), ``model_config.yaml``, the
+    running churn-model packed as a wheel (required by relative path, so Model Serving installs
+    the code that wrote the model: ``shipped_wheel``) and, when given, ``feature_spec.json``.
+    Pass a few training rows as ``input_example``: they become
     the example and type integer columns as ``long`` in the signature.
     """
     import mlflow
 
     from churn_model import __version__
     from churn_model.serialization import dump_pipeline
+    from churn_model.shipped_wheel import WHEEL_KEY, pack_installed_wheel
 
     columns = config.features.columns
     if feature_spec is not None:
@@ -111,6 +119,8 @@ def log_model(
             "model_config": str(staging / CONFIG_FILE),
         }
         (staging / CONFIG_FILE).write_text(config.to_yaml(), encoding="utf-8")
+        wheel = pack_installed_wheel(staging)
+        artifacts[WHEEL_KEY] = str(wheel)
         if feature_spec is not None:
             artifacts["feature_spec"] = str(feature_spec.save(staging / FEATURE_SPEC_FILE))
         return mlflow.pyfunc.log_model(
@@ -119,7 +129,7 @@ def log_model(
             artifacts=artifacts,
             signature=model_signature(config, input_example),
             input_example=example,
-            pip_requirements=pip_requirements(),
+            pip_requirements=pip_requirements(f"artifacts/{wheel.name}"),
             registered_model_name=registered_model_name,
             **_no_uv_project(mlflow.pyfunc.log_model, staging),
             metadata={

@@ -4,10 +4,12 @@
 so anyone able to register a version could run code as whoever loads it. ``verify_model_dir``
 reads files only (YAML, hashes, names; it imports and unpickles nothing) and refuses a directory
 that is not churn-model's own format: one ``python_function`` flavor loaded from code, that code
-being the ``pyfunc_entry.py`` this package ships (same SHA-256), the three artifacts under their
-names, and no other file (no pickle, no extra code). ``download_model`` (so ``load_model`` and
-every caller) runs it before loading the pipeline through skops with the trusted-type list,
-never through pyfunc.
+being the ``pyfunc_entry.py`` this package ships (same SHA-256), the artifacts under their names,
+no other file (no pickle, no extra code), a shipped churn-model wheel that holds only churn-model
+(``shipped_wheel.check_wheel``), and requirements that are package names or that wheel (no index
+option, URL or other path for a serving environment to install). ``download_model`` (so
+``load_model`` and every caller) runs it before loading the pipeline through skops with the
+trusted-type list, never through pyfunc.
 
 Each refusal carries a short ``reason`` code (``UntrustedModelError.reason``) to tag versions with.
 """
@@ -15,11 +17,18 @@ Each refusal carries a short ``reason`` code (``UntrustedModelError.reason``) to
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from churn_model.errors import UntrustedModelError
 from churn_model.loaded import CONFIG_FILE, FEATURE_SPEC_FILE, PIPELINE_FILE
+from churn_model.shipped_wheel import (
+    WHEEL_KEY,
+    check_wheel,
+    released_package_hashes,
+    wheel_filename,
+)
 
 ENTRY_FILE = "pyfunc_entry.py"
 CODE_LOADER = "mlflow.pyfunc.loaders.code_model"
@@ -51,6 +60,15 @@ FOREIGN_FLAVOR = "foreign_flavor"
 FOREIGN_CODE = "foreign_code"
 UNEXPECTED_ARTIFACTS = "unexpected_artifacts"
 UNEXPECTED_FILES = "unexpected_files"
+FOREIGN_WHEEL = "foreign_wheel"
+FOREIGN_REQUIREMENTS = "foreign_requirements"
+
+# a requirement by name (extras, version specifiers, markers), resolved from the index in use:
+# nothing that pip would read as an option, a URL or a local path
+_NAMED = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]*\])?\s*([<>=!~][^/\\@:;]*)?(;[^/\\@:]*)?$"
+)
+_ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar")
 
 
 def entry_sha256() -> str:
@@ -107,7 +125,9 @@ def verify_model_dir(model_dir: str | Path) -> None:
         if isinstance(artifacts, dict)
         else {}
     )
-    # the feature spec is optional (log_model(feature_spec=None)); the others are not
+    # the feature spec is optional (log_model(feature_spec=None)); so is the wheel (models
+    # logged before churn-model shipped it); the others are not
+    wheel_path = paths.pop(WHEEL_KEY, None)
     expected = {k: v for k, v in ARTIFACTS.items() if k in paths or k != "feature_spec"}
     if paths != expected:
         _refuse(
@@ -115,10 +135,27 @@ def verify_model_dir(model_dir: str | Path) -> None:
             f"artifacts {paths}; churn-model writes exactly {ARTIFACTS} "
             "(feature_spec only when given one)",
         )
+    allowed = set(ALLOWED_FILES)
+    if wheel_path is not None:
+        metadata = spec.get("metadata") if isinstance(spec.get("metadata"), dict) else {}
+        version = str(metadata.get("churn_model_version", ""))
+        if wheel_path != f"artifacts/{wheel_filename(version)}":
+            _refuse(
+                UNEXPECTED_ARTIFACTS,
+                f"wheel artifact {wheel_path!r} is not the churn-model {version or '?'} wheel "
+                "its metadata names",
+            )
+        allowed.add(wheel_path)
+        if (root / wheel_path).is_file():
+            problem = check_wheel(root / wheel_path, version, released_package_hashes(version))
+            if problem:
+                _refuse(FOREIGN_WHEEL, problem)
+    _check_requirements(root, wheel_path)
 
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()}
-    unexpected = sorted(files - ALLOWED_FILES)
-    missing = sorted(set(expected.values()) - files)
+    expected_files = set(expected.values()) | ({wheel_path} if wheel_path else set())
+    unexpected = sorted(files - allowed)
+    missing = sorted(expected_files - files)
     if unexpected or missing:
         detail = []
         if unexpected:
@@ -126,6 +163,42 @@ def verify_model_dir(model_dir: str | Path) -> None:
         if missing:
             detail.append(f"missing artifacts {missing}")
         _refuse(UNEXPECTED_FILES, "; ".join(detail))
+
+
+def _check_requirements(root: Path, wheel_path: str | None) -> None:
+    """What a serving environment would install: only requirements by name (from the index in
+    use) and the shipped wheel, in requirements.txt and conda.yaml's pip list; no pip option
+    (``--index-url``, ``-e``, ``-r``), URL or other local path."""
+    import yaml
+
+    entries: list[str] = []
+    requirements = root / "requirements.txt"
+    if requirements.is_file():
+        entries += requirements.read_text(encoding="utf-8").splitlines()
+    conda = root / "conda.yaml"
+    if conda.is_file():
+        try:
+            env = yaml.safe_load(conda.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            _refuse(FOREIGN_REQUIREMENTS, f"its conda.yaml cannot be read: {exc}")
+        dependencies = env.get("dependencies") if isinstance(env, dict) else None
+        for dependency in dependencies or []:
+            if isinstance(dependency, dict):
+                entries += [str(e) for e in dependency.get("pip") or []]
+    foreign = [
+        line.strip()
+        for line in entries
+        if line.strip()
+        and not line.strip().startswith("#")
+        and line.strip() != wheel_path
+        and not (_NAMED.match(line.strip()) and not line.strip().endswith(_ARCHIVES))
+    ]
+    if foreign:
+        _refuse(
+            FOREIGN_REQUIREMENTS,
+            f"requirements {foreign[:5]} are neither package names from the index nor the "
+            "churn-model wheel it ships (a serving environment would install them)",
+        )
 
 
 def read_input_schema(model_dir: str | Path) -> Any:
