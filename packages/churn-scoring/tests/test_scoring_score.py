@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATABASE, MODEL_NAME, World
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from churn_features.store.delta import DeltaFeatureStore
@@ -16,7 +16,7 @@ from churn_scoring.errors import (
     ModelNotFoundError,
 )
 from churn_scoring.keys import read_keys
-from churn_scoring.score import score_batch
+from churn_scoring.score import score_batch, score_table
 
 UNKNOWN = ["NOPE-0001", "NOPE-0002", "NOPE-0003"]
 
@@ -207,3 +207,44 @@ def test_sort_merge_lookup_gives_the_same_rows_as_the_hash_lookup(
     assert "ShuffledHashJoin" in hashed._jdf.queryExecution().executedPlan().toString()
     assert sorted(hashed.collect()) == sorted(merged.collect())
     assert len(merged.collect()) == 51
+
+
+def _plan(frame: DataFrame) -> str:
+    return str(frame._jdf.queryExecution().executedPlan().toString())
+
+
+def _sorted(frame: DataFrame) -> pd.DataFrame:
+    return frame.toPandas().sort_values("customer_id").reset_index(drop=True)
+
+
+def test_scoring_the_models_own_feature_table_scans_it_once_without_a_join(
+    spark: SparkSession, store: DeltaFeatureStore, world: World
+) -> None:
+    table = world.tables.features
+    columns = ["customer_id", "contract"]  # a feature kept as a column, as the job allows
+
+    scanned = score_table(spark, world.model_uri, table, store, columns=columns)
+    joined = score_batch(spark, world.model_uri, spark.table(table).select(*columns), store)
+
+    assert "Join" not in _plan(scanned)
+    assert "Join" in _plan(joined)
+    pd.testing.assert_frame_equal(_sorted(scanned), _sorted(joined))
+    assert len(_sorted(scanned)) == spark.table(table).count()
+
+
+def test_any_other_table_is_read_as_keys_and_its_features_looked_up(
+    spark: SparkSession, store: DeltaFeatureStore, world: World
+) -> None:
+    keys_table = f"{DATABASE}.keys_for_score_table"
+    ids = [r["customer_id"] for r in spark.table(world.tables.features).limit(50).collect()]
+    spark.createDataFrame([(i,) for i in [*ids, *UNKNOWN]], "customer_id string").write.format(
+        "delta"
+    ).mode("overwrite").saveAsTable(keys_table)
+
+    scored = score_table(spark, world.model_uri, keys_table, store)
+
+    assert "Join" in _plan(scored)
+    expected = score_batch(spark, world.model_uri, spark.table(keys_table), store)
+    pd.testing.assert_frame_equal(_sorted(scored), _sorted(expected))
+    with pytest.raises(KeysColumnError, match="no column"):
+        score_table(spark, world.model_uri, keys_table, store, columns=["customer_id", "nope"])

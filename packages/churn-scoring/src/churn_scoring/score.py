@@ -11,7 +11,8 @@ from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, 
 
 from churn_features.store.base import FeatureStore
 from churn_scoring.errors import KeysColumnError, ModelFeatureSpecError
-from churn_scoring.lookup import look_up_features, missing_features_reason
+from churn_scoring.keys import read_keys
+from churn_scoring.lookup import LookedUp, look_up_features, missing_features_reason
 from churn_scoring.model_bundle import ModelBundle, fetch_model
 from churn_scoring.model_ref import resolve_model
 from churn_scoring.worker import score_partition
@@ -50,24 +51,88 @@ def score_batch(
             f"select or rename the customer key column to {key!r}",
         )
     bundle = fetch_model(resolve_model(model_uri))
+    return _score_keys(spark, bundle, keys_df, feature_store, key, passthrough, hash_keys)
+
+
+def score_table(
+    spark: SparkSession,
+    model_uri: str,
+    table_name: str,
+    feature_store: FeatureStore,
+    *,
+    columns: Sequence[str] = ("customer_id",),
+    key: str = "customer_id",
+) -> DataFrame:
+    """Score every row of ``table_name``, keeping ``columns`` (the key first): the same rows and
+    values as ``score_batch(spark, model_uri, spark.table(table_name).select(*columns), ...)``.
+
+    When ``table_name`` is the model's own feature table (the batch job's default: score every
+    customer with features), its features are read in the same scan as the keys: no join, no
+    shuffle. Any other table is read as keys and its features are looked up.
+    """
+    keys = read_keys(spark, table_name, key=key)
+    absent = [c for c in columns if c not in keys.columns]
+    if absent:
+        raise KeysColumnError(
+            f"The keys table {table_name} has no column(s) {absent}.",
+            "keep only columns of the keys table (the inference job's `columns` parameter)",
+        )
+    keys = keys.select(*dict.fromkeys([key, *columns]))
+    bundle = fetch_model(resolve_model(model_uri))
+    lookups = bundle.feature_spec.lookups
+    own_table = (
+        bool(lookups)
+        and all(lk.table_name == table_name and list(lk.lookup_key) == [key] for lk in lookups)
+        and set(bundle.feature_names) <= set(spark.table(table_name).columns)
+    )
+    if not own_table:
+        return _score_keys(spark, bundle, keys, feature_store, key, None, True)
+    kept = _passthrough(keys, key, None, bundle)
+    features = [n for n in bundle.feature_names if n not in kept]
+    looked_up = LookedUp(
+        frame=feature_store.read_table(table_name), added={table_name: tuple(features)}
+    )
+    return _score_rows(spark, bundle, looked_up, keys, kept, key)
+
+
+def _score_keys(
+    spark: SparkSession,
+    bundle: ModelBundle,
+    keys_df: DataFrame,
+    feature_store: FeatureStore,
+    key: str,
+    passthrough: Sequence[str] | None,
+    hash_keys: bool,
+) -> DataFrame:
     spec = bundle.feature_spec
     missing_keys = sorted({k for lk in spec.lookups for k in lk.lookup_key} - set(keys_df.columns))
     if missing_keys:
         raise KeysColumnError(
             f"The keys to score lack the lookup key column(s) {missing_keys} that model "
-            f"{model_uri} looks its features up by.",
+            f"{bundle.ref.uri} looks its features up by.",
             "include those columns in the keys table",
         )
     unavailable = sorted(set(bundle.feature_names) - set(spec.feature_names) - set(keys_df.columns))
     if unavailable:
         raise ModelFeatureSpecError(
-            f"Model {model_uri} consumes {unavailable}, which neither its feature spec looks up "
-            "nor the keys provide.",
+            f"Model {bundle.ref.uri} consumes {unavailable}, which neither its feature spec looks "
+            "up nor the keys provide.",
             "re-log the model with a feature spec covering config.features.columns",
         )
     kept = _passthrough(keys_df, key, passthrough, bundle)
-
     looked_up = look_up_features(keys_df, spec, feature_store, hash_keys=hash_keys)
+    return _score_rows(spark, bundle, looked_up, keys_df, kept, key)
+
+
+def _score_rows(
+    spark: SparkSession,
+    bundle: ModelBundle,
+    looked_up: LookedUp,
+    keys_df: DataFrame,
+    kept: list[str],
+    key: str,
+) -> DataFrame:
+    """Keys + features in ``looked_up.frame`` -> the scored columns (mapInArrow)."""
     features = [n for n in bundle.feature_names if n not in kept]
     rows = looked_up.frame.select(
         *kept, *features, missing_features_reason(key, looked_up.added).alias(REASON)

@@ -55,9 +55,8 @@ class InferenceSummary:
 def run(ctx: JobContext, params: Params) -> InferenceSummary:
     import mlflow
 
-    from churn_scoring.keys import read_keys
     from churn_scoring.predictions import write_predictions
-    from churn_scoring.score import score_batch
+    from churn_scoring.score import score_table
 
     keys_table = params.keys_table if "." in params.keys_table else ctx.table(params.keys_table)
     predictions_table = ctx.table(ctx.runtime.tables.predictions)
@@ -66,19 +65,10 @@ def run(ctx: JobContext, params: Params) -> InferenceSummary:
     with steps(ctx.console, "model-inference-batch") as step:
         step("finding the champion")
         champion = registry(ctx).require_champion()
-        step(f"reading keys from {keys_table}")
-        keys = read_keys(ctx.spark, keys_table)
-        missing = [c for c in params.columns if c not in keys.columns]
-        if missing:
-            from churn_jobs.errors import UserError
-
-            raise UserError(
-                f"The keys table {keys_table} has no column(s) {missing}.",
-                "fix the `columns` parameter of model-inference-batch",
-            )
-        step(f"scoring with {champion.name} v{champion.version} and writing {predictions_table}")
-        scored = score_batch(
-            ctx.spark, champion.uri, keys.select(*params.columns), ctx.feature_store
+        model = f"{champion.name} v{champion.version}"
+        step(f"scoring {keys_table} with {model} into {predictions_table}")
+        scored = score_table(
+            ctx.spark, champion.uri, keys_table, ctx.feature_store, columns=params.columns
         )
         written = write_predictions(
             scored,
