@@ -73,7 +73,14 @@ def tests(session: nox.Session, member: str) -> None:
     sync(session, "--package", member, *_local_extra(member), "--group", "test")
     path = MEMBERS[member]
     session.run(
-        "python", "-m", "pytest", f"{path}/tests", "-p", "no:cacheprovider", *session.posargs
+        "python",
+        "-m",
+        "pytest",
+        f"{path}/tests",
+        "-p",
+        "no:cacheprovider",
+        "--durations=10",  # where each member's test time goes, in every CI log
+        *session.posargs,
     )
 
 
@@ -86,7 +93,16 @@ def _local_extra(member: str) -> list[str]:
 def integration(session: nox.Session) -> None:
     """Cross-package tests in tests/: contracts and the end-to-end local workflow."""
     workspace(session)
-    session.run("python", "-m", "pytest", "tests", "-p", "no:cacheprovider", *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests",
+        "-p",
+        "no:cacheprovider",
+        "--durations=10",
+        *session.posargs,
+    )
 
 
 @nox.session(venv_backend="none")

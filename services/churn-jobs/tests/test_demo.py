@@ -4,6 +4,7 @@ and the refusals. The whole demo run is the end-to-end story of tests/test_seed_
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,30 @@ def test_the_demo_refuses_an_environment_that_is_not_local(
     assert "local-platform environment" in result.output
     assert "Traceback" not in result.output
     assert not any(tmp_path.iterdir()), "nothing was started or written"
+
+
+def test_timings_hold_every_act_and_every_job_step_in_order(tmp_path: Path) -> None:
+    import json
+
+    from rich.console import Console
+
+    from churn_jobs.demo import ActTimer, write_timings
+    from churn_jobs.progress import steps
+
+    console = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the process
+    acts = ActTimer(console)
+    acts.start("1. first")
+    with steps(console, "job-a") as step:
+        step("reading")
+        step("writing")
+    acts.start("2. second")
+    acts.stop()
+
+    write_timings(tmp_path / "t" / "timings.json", acts)
+
+    report = json.loads((tmp_path / "t" / "timings.json").read_text())
+    assert [a["act"] for a in report["acts"]] == ["1. first", "2. second"]
+    ours = [s for s in report["steps"] if s["job"] == "job-a"][-2:]
+    assert [(s["job"], s["step"]) for s in ours] == [("job-a", "reading"), ("job-a", "writing")]
+    assert all(s["seconds"] >= 0 for s in ours)
+    assert report["total_seconds"] >= sum(a["seconds"] for a in report["acts"])

@@ -101,12 +101,16 @@ def repair_command(
 def demo_command(
     env: EnvOption = "local",
     reset: Annotated[bool, typer.Option(help="Start from an empty CHURN_HOME.")] = False,
+    timings: Annotated[
+        Path | None,
+        typer.Option(help="Also write the seconds of every act and job step here (JSON)."),
+    ] = None,
 ) -> None:
     """Replay the whole workflow: first model, a code change, champion/challenger, scoring."""
     from churn_jobs.demo import run_demo
 
     with exit_on_user_error():
-        run_demo(env, console, reset=reset)
+        run_demo(env, console, reset=reset, timings=timings)
 
 
 store_app = typer.Typer(

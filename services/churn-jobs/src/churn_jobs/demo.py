@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import difflib
+import json
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -28,6 +30,7 @@ from churn_jobs.demo_drift import run_drift_act
 from churn_jobs.environments import params_file
 from churn_jobs.errors import UserError
 from churn_jobs.local_platform import HOME_MARKER, LocalPlatform, churn_home
+from churn_jobs.progress import recorded_steps
 from churn_jobs.registry_access import registry
 from churn_jobs.registry_cli import existing_versions
 from churn_jobs.request import request_from_files
@@ -60,7 +63,8 @@ def reset_home(home: Path) -> None:
     shutil.rmtree(home)
 
 
-def run_demo(env: str, console: Console, reset: bool = False) -> None:
+def run_demo(env: str, console: Console, reset: bool = False, timings: Path | None = None) -> None:
+    """``timings``: also write the seconds of every act and every job step there (JSON)."""
     home = churn_home()
     baseline_params = params_file(BASELINE_PARAMS, env)
     code_change_params = params_file(CODE_CHANGE_PARAMS, env)
@@ -116,6 +120,20 @@ def run_demo(env: str, console: Console, reset: bool = False) -> None:
 
     acts.start("7. where things are")
     _summary(ctx, acts)
+    acts.stop()
+    if timings is not None:
+        write_timings(timings, acts)
+
+
+def write_timings(path: Path, acts: ActTimer) -> None:
+    """The demo's per-act and per-step seconds as JSON (``nox -s bench`` keeps them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "total_seconds": round(acts.total, 3),
+        "acts": [{"act": t, "seconds": round(s, 3)} for t, s in acts.seconds.items()],
+        "steps": [asdict(s) for s in recorded_steps()],
+    }
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 class ActTimer:

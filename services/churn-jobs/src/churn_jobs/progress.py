@@ -5,8 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from rich.console import Console
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    job: str
+    step: str
+    seconds: float
+
+
+_RECORDED: list[StepTiming] = []
+
+
+def recorded_steps() -> list[StepTiming]:
+    """Every step finished in this process so far, in order (``churn demo --timings``)."""
+    return list(_RECORDED)
 
 
 @contextmanager
@@ -18,7 +34,9 @@ def steps(console: Console, title: str) -> Iterator[Callable[[str], None]]:
     def close() -> None:
         if current:
             name, at = current.pop()
-            console.print(f"  [green]✓[/] {name} [dim]({time.perf_counter() - at:.1f}s)[/]")
+            seconds = time.perf_counter() - at
+            _RECORDED.append(StepTiming(title, name, round(seconds, 3)))
+            console.print(f"  [green]✓[/] {name} [dim]({seconds:.1f}s)[/]")
 
     with console.status(f"[bold]{title}[/]") as status:
 
