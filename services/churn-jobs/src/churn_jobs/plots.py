@@ -24,8 +24,9 @@ def write_diagnostic_plots(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.calibration import CalibrationDisplay
-    from sklearn.inspection import permutation_importance
     from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    from churn_jobs.importance import permutation_importance
 
     out_dir.mkdir(parents=True, exist_ok=True)
     proba = model.predict_proba(features)[:, 1]
@@ -59,16 +60,10 @@ def write_diagnostic_plots(
     ax.set_title(f"threshold {threshold}")
     save(fig, "confusion_matrix.png")
 
-    importance = permutation_importance(
-        model, features, y, scoring="roc_auc", n_repeats=importance_repeats, random_state=seed
-    )
-    order = np.argsort(importance.importances_mean)
+    mean, std = permutation_importance(model, features, y, repeats=importance_repeats, seed=seed)
+    order = np.argsort(mean)
     fig, ax = plt.subplots(figsize=(6, 7))
-    ax.barh(
-        np.array(features.columns)[order],
-        importance.importances_mean[order],
-        xerr=importance.importances_std[order],
-    )
+    ax.barh(np.array(features.columns)[order], mean[order], xerr=std[order])
     ax.set_xlabel("drop in test ROC AUC when shuffled")
     ax.set_title("permutation feature importance")
     save(fig, "feature_importance.png")
