@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import emit  # noqa: E402
+
 SEED_ACTS = ("1.", "2.", "3.", "4.", "5.")
 
 
@@ -62,11 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_1m_at_start_and_end": [load_at_start, round(os.getloadavg()[0], 2)],
         },
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.out)
     return 0
 
 

@@ -23,7 +23,6 @@ something to detect. The baseline is the pool itself (like the champion's traini
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -37,6 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from _peak_memory import sample_peak  # noqa: E402
+from _report import emit  # noqa: E402
 
 SLICES = ("contract", "internet_service", "senior_citizen")
 EVIDENTLY_PAIRS = (("ks", "chisquare"), ("wasserstein", "jensenshannon"), ("psi", "TVD"))
@@ -257,11 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "agreement_on_sample": agreement(on_sample, scores),
     }
-    text = json.dumps(report, indent=2, default=str)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.out)
     return 0
 
 

@@ -25,7 +25,6 @@ workers, pool processes), sampled from /proc every 0.1 s during each method.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -41,6 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from _peak_memory import sample_peak  # noqa: E402
+from _report import emit  # noqa: E402
 
 CONFIG = REPO / "packages" / "churn-model" / "configs" / "random_forest_depth8.yaml"
 MODEL_NAME = "churn-bench"
@@ -421,11 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.out)
     return 0
 
 
