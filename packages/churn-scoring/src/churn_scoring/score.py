@@ -71,7 +71,8 @@ def score_table(
     shuffle. Any other table is read as keys and its features are looked up.
     """
     keys = read_keys(spark, table_name, key=key)
-    absent = [c for c in columns if c not in keys.columns]
+    table_columns = set(keys.columns)
+    absent = [c for c in columns if c not in table_columns]
     if absent:
         raise KeysColumnError(
             f"The keys table {table_name} has no column(s) {absent}.",
@@ -83,7 +84,7 @@ def score_table(
     own_table = (
         bool(lookups)
         and all(lk.table_name == table_name and list(lk.lookup_key) == [key] for lk in lookups)
-        and set(bundle.feature_names) <= set(spark.table(table_name).columns)
+        and set(bundle.feature_names) <= table_columns
     )
     if not own_table:
         return _score_keys(spark, bundle, keys, feature_store, key, None, True)
