@@ -18,7 +18,7 @@ from churn_monitoring.aggregate import (
     summarise,
     with_windows,
 )
-from churn_monitoring.histograms import categorical_counts, numeric_histogram
+from churn_monitoring.histograms import categorical_counts, grid_from_values, numeric_histogram
 from churn_monitoring.metrics import TABLE
 from churn_monitoring.performance import metrics, performance_counts
 from churn_monitoring.stattests import get_stattest
@@ -110,6 +110,23 @@ def test_spark_summaries_equal_numpy(spark) -> None:
     quantiles = baseline_grids(baseline_df, ["monthly_charges"], max_grid=100)["monthly_charges"]
     assert 90 <= len(quantiles) <= 100
     assert quantiles[-1] == base["monthly_charges"].max()
+
+
+@pytest.mark.parametrize("distinct", [200, 201])
+def test_the_grid_is_chosen_on_the_exact_distinct_count_like_numpy(spark, distinct) -> None:
+    """At max_grid distinct values the grid is every value, however rare; one more and it is
+    quantiles. Skewed counts make the two differ: quantiles skip the rare values."""
+    values = np.arange(distinct, dtype=float) / 4
+    repeats = np.where(np.arange(distinct) < 10, 500, 1)  # ten common values, the rest rare
+    column = np.repeat(values, repeats)
+    grid = baseline_grids(spark.createDataFrame(pd.DataFrame({"x": column})), ["x"], 200)["x"]
+    expected = grid_from_values(column, 200)
+    if distinct <= 200:
+        np.testing.assert_array_equal(grid, values)
+        np.testing.assert_array_equal(expected, values)
+    else:
+        assert len(grid) < distinct and set(grid) <= set(values)
+        assert len(expected) < distinct
 
 
 def test_monitor_rows_and_drift_detected(spark) -> None:

@@ -44,6 +44,7 @@ WINDOW_END = "window_end"
 PREDICTED_POSITIVE = ":predicted_positive"
 EXPECTED_LOSS_BASE = ":probability_x_charges"
 OVERALL = (None, None)  # (slice_key, slice_value) of the whole window
+DISTINCT_RSD = 0.05  # relative error of the distinct-count estimate that picks grid columns
 
 SliceKey = tuple[str | None, str | None]
 
@@ -84,19 +85,26 @@ def with_windows(rows: DataFrame, time_column: str, granularity: Granularity) ->
 def baseline_grids(
     baseline: DataFrame, columns: Sequence[str], max_grid: int
 ) -> dict[str, FloatArray]:
-    """The grid of each numeric column (see ``histograms``), from Spark aggregates only."""
+    """The grid of each numeric column (see ``histograms``), from Spark aggregates only.
+
+    Exact like ``histograms.grid_from_values``: a column's grid is its distinct values when there
+    are at most ``max_grid`` of them, counted on the collected values. A coarse distinct-count
+    estimate only picks the columns worth collecting: HyperLogLog++ at 5% error is ~10x cheaper
+    in Spark than at 1% (0.6 s vs 6-12 s for 25 columns of 5,600 rows on 2 cores), and the
+    headroom below covers a 5-sigma miss."""
     clean = baseline.select(*[_clean_numeric(c).alias(c) for c in columns])
-    distinct = clean.agg(*[F.approx_count_distinct(c, 0.01).alias(c) for c in columns]).first()
-    assert distinct is not None
+    estimate = clean.agg(*[F.approx_count_distinct(c, DISTINCT_RSD).alias(c) for c in columns])
+    estimated = estimate.first()
+    assert estimated is not None
     grids: dict[str, FloatArray] = {}
-    # A little headroom over max_grid: approx_count_distinct errs by ~1%.
-    small = [c for c in columns if distinct[c] <= max_grid * 0.95]
-    large = [c for c in columns if c not in small]
-    if small:
+    candidates = [c for c in columns if estimated[c] <= max_grid * (1 + 5 * DISTINCT_RSD)]
+    if candidates:
         values = (
             clean.select(
                 F.explode(
-                    F.array(*[F.struct(F.lit(c).alias("c"), F.col(c).alias("v")) for c in small])
+                    F.array(
+                        *[F.struct(F.lit(c).alias("c"), F.col(c).alias("v")) for c in candidates]
+                    )
                 ).alias("x")
             )
             .where(F.col("x.v").isNotNull())
@@ -104,8 +112,11 @@ def baseline_grids(
             .distinct()
         )
         collected = values.toPandas()
-        for c in small:
-            grids[c] = np.unique(collected.loc[collected["c"] == c, "v"].to_numpy(np.float64))
+        for c in candidates:
+            distinct = np.unique(collected.loc[collected["c"] == c, "v"].to_numpy(np.float64))
+            if len(distinct) <= max_grid:
+                grids[c] = distinct
+    large = [c for c in columns if c not in grids]
     if large:
         probabilities = [i / max_grid for i in range(1, max_grid + 1)]
         row = clean.agg(
