@@ -205,16 +205,13 @@ async def drive(
     errors = 0
     sent = 0
     headers = {"Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    connector = aiohttp.TCPConnector(limit=clients)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def call(body: bytes | None) -> bool:
-            if body is None:
-                async with session.get(url) as response:
-                    await response.read()
-                    return response.status == 200
-            async with session.post(url, data=body, headers=headers) as response:
+            method, sent_headers = ("GET", None) if body is None else ("POST", headers)
+            async with session.request(method, url, data=body, headers=sent_headers) as response:
                 await response.read()
                 return response.status == 200
 

@@ -104,8 +104,8 @@ def _rows(batches: list[ScoredBatch]) -> pd.DataFrame:
     """One row per scored (or unscorable) input row of ``batches`` (all scored by one model),
     features typed as the model reads them. Built once per flush, column by column: per batch
     it cost the service's CPU (and the event loop's GIL time) for every micro-batch of one row."""
-    model = batches[0].served.model
     served = batches[0].served
+    model = served.model
     keys = [k for b in batches for k in b.keys]
     reasons = [r for b in batches for r in b.reasons]
     n = len(keys)
