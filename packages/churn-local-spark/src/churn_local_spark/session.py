@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from churn_local_spark import class_cache
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -39,8 +41,6 @@ def local_spark(
     and are cached in ``~/.ivy2``.
     """
     import pyspark
-    from delta import configure_spark_with_delta_pip
-    from pyspark.sql import SparkSession
 
     # Python workers must run this interpreter, or UDFs cannot import pandas/sklearn.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -72,11 +72,54 @@ def local_spark(
             f"jdbc:derby:;databaseName={metastore};create=true"
         )
     settings.update(conf or {})
+    plan = _start_plan(master)
+    try:
+        spark = _start(app_name, master, settings, plan, hive=metastore_dir is not None)
+    except Exception:
+        if plan.archive is None:
+            raise
+        class_cache.forget_archive(plan)  # e.g. written by another JDK build: start without it
+        plan = class_cache.StartPlan()
+        spark = _start(app_name, master, settings, plan, hive=metastore_dir is not None)
+    class_cache.promote_at_exit(plan)
+    if not plan.class_path:
+        class_cache.save_jars(class_cache.cache_dir(), spark.conf.get("spark.jars", None))
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _start_plan(master: str) -> class_cache.StartPlan:
+    """The class cache applies to a driver JVM this call launches, in a ``local`` master (a
+    ``local-cluster`` also starts executor JVMs, which need the jars through Spark)."""
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None or not (master == "local" or master.startswith("local[")):
+        return class_cache.StartPlan()
+    return class_cache.plan_start(class_cache.cache_dir())
+
+
+def _start(
+    app_name: str,
+    master: str,
+    settings: Mapping[str, str],
+    plan: class_cache.StartPlan,
+    *,
+    hive: bool,
+) -> SparkSession:
+    from delta import configure_spark_with_delta_pip
+    from pyspark.sql import SparkSession
+
+    settings = dict(settings)
+    if plan.java_options:
+        own = settings.get("spark.driver.extraJavaOptions", "")
+        settings["spark.driver.extraJavaOptions"] = f"{own} {plan.java_options}".strip()
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    if metastore_dir is not None:
+    if hive:
         builder = builder.enableHiveSupport()
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    if plan.class_path:  # Ivy already resolved these jars: no resolution, and archivable classes
+        return builder.config(
+            "spark.driver.extraClassPath", os.pathsep.join(plan.class_path)
+        ).getOrCreate()
+    return configure_spark_with_delta_pip(builder).getOrCreate()

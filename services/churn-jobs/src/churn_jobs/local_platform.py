@@ -96,7 +96,8 @@ class LocalPlatform:
         """A Delta-enabled SparkSession with a persistent Hive (Derby) metastore under ``home``,
         started by churn-local-spark's ``local_spark`` (the builder tests and benchmarks use).
 
-        The Delta jars are resolved from Maven Central on first start and cached in ``~/.ivy2``.
+        The Delta jars are resolved from Maven Central on first start and cached in ``~/.ivy2``;
+        later starts map a JVM class archive (churn-local-spark's ``class_cache``).
         """
         from churn_local_spark import local_spark
 

@@ -1,0 +1,56 @@
+"""``python -m churn_local_spark.warm``: fill the JVM class cache (see ``class_cache``).
+
+Run with no argument, it warms the cache: up to two child drivers, each running ``workload``.
+The children run this module with ``--workload``: a small job touching the classes churn jobs
+load (Delta create, append, merge, time travel; a join and an aggregate; an Arrow Python worker).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+
+def workload() -> None:
+    from churn_local_spark import local_spark
+
+    with tempfile.TemporaryDirectory(prefix="churn-jvm-warm-") as tmp:
+        spark = local_spark("churn-jvm-warm", warehouse_dir=tmp)
+        spark.sql("CREATE DATABASE IF NOT EXISTS warm")
+        spark.range(100).selectExpr("id", "id % 7 AS k", "CAST(id AS STRING) AS s").write.format(
+            "delta"
+        ).saveAsTable("warm.t")
+        spark.range(50, 150).selectExpr("id", "id % 5 AS k", "'x' AS s").createOrReplaceTempView(
+            "updates"
+        )
+        spark.sql(
+            "MERGE INTO warm.t t USING updates u ON t.id = u.id "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        )
+        spark.sql("SELECT * FROM warm.t VERSION AS OF 0").join(
+            spark.table("warm.t").groupBy("k").count(), "k"
+        ).collect()
+        spark.table("warm.t").mapInArrow(_same, spark.table("warm.t").schema).count()
+        spark.stop()
+
+
+def _same(batches: Iterable[Any]) -> Iterator[Any]:
+    yield from batches
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--workload"]:
+        workload()
+        return 0
+    from churn_local_spark.class_cache import warm
+
+    archive = warm()
+    print(f"JVM class archive: {archive or 'off (CHURN_JVM_CACHE=off)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The JVM class cache, on real driver JVMs started in child processes with their own cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from churn_local_spark import class_cache, local_spark
+
+CHILD = """
+import sys
+from churn_local_spark import local_spark
+conf = {"spark.driver.extraJavaOptions": sys.argv[2]} if len(sys.argv) > 2 else None
+spark = local_spark("class-cache-test", warehouse_dir=sys.argv[1], conf=conf)
+spark.range(3).write.format("delta").saveAsTable("numbers")
+assert spark.table("numbers").count() == 3
+print("OPTIONS", spark.sparkContext.getConf().get("spark.driver.extraJavaOptions"))
+"""
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> SparkSession:
+    return local_spark("class-cache-tests", warehouse_dir=tmp_path_factory.mktemp("warehouse"))
+
+
+def _jars_of(spark: SparkSession) -> str:
+    """The Delta jars this session runs with, as ``spark.jars`` lists them (comma-separated)."""
+    conf = spark.sparkContext.getConf()
+    listed = conf.get("spark.jars", None)
+    return listed or ",".join((conf.get("spark.driver.extraClassPath") or "").split(os.pathsep))
+
+
+def _child(cache: Path, tmp: Path, *java_options: str) -> str:
+    warehouse = tmp / f"wh{len(list(tmp.glob('wh*')))}"
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(warehouse), *java_options],
+        env={**os.environ, class_cache.ENV: str(cache)},
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_an_archive_is_recorded_once_then_mapped_and_a_broken_one_is_dropped(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    class_cache.save_jars(cache, _jars_of(spark))
+
+    recorded = _child(cache, tmp_path)
+    assert "-XX:ArchiveClassesAtExit=" in recorded
+    archives = list(cache.glob("*.jsa"))
+    assert len(archives) == 1, sorted(p.name for p in cache.iterdir())
+    assert not list(cache.glob("*.partial")), "the recording was promoted, not left behind"
+
+    # -Xshare:on: the JVM refuses to start unless it maps the archives (and the fallback that
+    # starts without ours would delete it, failing the next assertion).
+    mapped = _child(cache, tmp_path, "-Xshare:on")
+    assert f"-XX:SharedArchiveFile={archives[0]}" in mapped
+    assert archives[0].is_file()
+
+    # A truncated archive crashes the JVM that maps it: the start is retried without, and the
+    # archive deleted so the next start records a sound one.
+    data = archives[0].read_bytes()
+    archives[0].write_bytes(data[: len(data) // 3])
+    _child(cache, tmp_path)
+    assert not archives[0].exists()
+    assert not list(tmp_path.glob("hs_err_pid*.log")), "crash reports stay in the cache dir"
+
+
+def test_a_partial_archive_of_a_process_that_is_gone_is_never_mapped(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    class_cache.save_jars(tmp_path, _jars_of(spark))
+    plan = class_cache.plan_start(tmp_path)
+    assert plan.recording is not None
+    assert plan.archive is None
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    name = plan.recording.name.split(".", 1)[0]
+    stale = tmp_path / f"{name}.{int(dead.stdout)}.partial"
+    stale.write_bytes(b"half an archive")
+
+    again = class_cache.plan_start(tmp_path)
+
+    assert again.archive is None
+    assert again.recording == plan.recording
+    assert not stale.exists()
+
+
+def test_the_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(class_cache.ENV, "off")
+    assert class_cache.cache_dir() is None
+    assert class_cache.plan_start(class_cache.cache_dir()) == class_cache.StartPlan()
+    monkeypatch.setenv(class_cache.ENV, str(tmp_path))
+    assert class_cache.cache_dir() == tmp_path
+    assert class_cache.plan_start(tmp_path) == class_cache.StartPlan(), "no jar list yet"
+
+
+def test_recording_a_new_archive_keeps_only_the_most_recently_used_ones(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    class_cache.save_jars(tmp_path, _jars_of(spark))
+    others = [tmp_path / f"spark-other{i}.jsa" for i in range(4)]
+    for age, archive in enumerate(others):
+        archive.write_bytes(b"archive of another Python environment")
+        os.utime(archive, (1_000_000 - age, 1_000_000 - age))  # others[0] used last
+
+    plan = class_cache.plan_start(tmp_path)
+
+    assert plan.recording is not None
+    kept = sorted(p.name for p in tmp_path.glob("*.jsa"))
+    assert kept == [p.name for p in others[: class_cache.KEEP_ARCHIVES - 1]]
