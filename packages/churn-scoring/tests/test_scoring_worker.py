@@ -19,13 +19,13 @@ from churn_scoring.model_ref import resolve_model
 
 @dataclass
 class CountingBroadcast:
-    files: dict[str, bytes]
+    model: bytes
     reads: int = 0
 
     @property
-    def value(self) -> dict[str, bytes]:
+    def value(self) -> bytes:
         self.reads += 1
-        return self.files
+        return self.model
 
 
 def test_model_is_loaded_once_per_worker_across_partitions_and_batches(
@@ -35,14 +35,14 @@ def test_model_is_loaded_once_per_worker_across_partitions_and_batches(
     features = spark.table(world.tables.features).limit(40).toPandas()
     reasons = pa.array([None] * 38 + ["no features for key in x"] * 2, type=pa.string())
     table = pa.Table.from_pandas(features, preserve_index=False).append_column("reason", reasons)
-    broadcast = CountingBroadcast(bundle.files)
+    broadcast = CountingBroadcast(bundle.model)
     worker._MODELS.clear()
 
     def partition(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return worker.score_partition(
             iter(batches),
             key=bundle.key,
-            files=broadcast,  # type: ignore[arg-type]
+            model_bytes=broadcast,  # type: ignore[arg-type]
             feature_names=bundle.feature_names,
             threshold=bundle.threshold,
             passthrough=("customer_id",),

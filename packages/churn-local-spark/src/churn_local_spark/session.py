@@ -76,9 +76,11 @@ def local_spark(
     try:
         spark = _start(app_name, master, settings, plan, hive=metastore_dir is not None)
     except Exception:
-        if plan.archive is None:
+        if plan == class_cache.StartPlan():
             raise
-        class_cache.forget_archive(plan)  # e.g. written by another JDK build: start without it
+        # The JVM would not start with the cache (an archive of another JDK build...): drop the
+        # archive and start as if there were no cache.
+        class_cache.forget_archive(plan)
         plan = class_cache.StartPlan()
         spark = _start(app_name, master, settings, plan, hive=metastore_dir is not None)
     class_cache.promote_at_exit(plan)

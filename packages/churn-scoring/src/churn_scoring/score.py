@@ -150,7 +150,7 @@ def _score_rows(
     scorer = partial(
         score_partition,
         key=bundle.key,
-        files=spark.sparkContext.broadcast(bundle.files),
+        model_bytes=spark.sparkContext.broadcast(bundle.model),
         feature_names=bundle.feature_names,
         threshold=bundle.threshold,
         passthrough=tuple(kept),

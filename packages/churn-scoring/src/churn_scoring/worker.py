@@ -8,9 +8,8 @@ and passthrough columns go back to Spark as the same Arrow arrays.
 
 from __future__ import annotations
 
-import tempfile
+import pickle
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,16 +25,12 @@ _MODELS: dict[str, LoadedChurnModel] = {}
 _MAX_CACHED_MODELS = 2
 
 
-def cached_model(key: str, files: Broadcast[dict[str, bytes]]) -> LoadedChurnModel:
-    """The model whose files hash to ``key``: loaded from the broadcast on first use only."""
+def cached_model(key: str, model_bytes: Broadcast[bytes]) -> LoadedChurnModel:
+    """The model whose files hash to ``key``: unpickled from the broadcast on first use only
+    (the driver loaded it with skops; see ``model_bundle``)."""
     model = _MODELS.get(key)
     if model is None:
-        from churn_model.loaded import LoadedChurnModel
-
-        with tempfile.TemporaryDirectory(prefix="churn-scoring-model-") as tmp:
-            for name, data in files.value.items():
-                (Path(tmp) / name).write_bytes(data)
-            model = LoadedChurnModel.from_artifacts_dir(tmp)
+        model = pickle.loads(model_bytes.value)  # pickled by this job's driver
         _single_threaded(model.pipeline)
         while len(_MODELS) >= _MAX_CACHED_MODELS:
             _MODELS.pop(next(iter(_MODELS)))
@@ -53,7 +48,7 @@ def score_partition(
     batches: Iterator[pa.RecordBatch],
     *,
     key: str,
-    files: Broadcast[dict[str, bytes]],
+    model_bytes: Broadcast[bytes],
     feature_names: Sequence[str],
     threshold: float,
     passthrough: Sequence[str],
@@ -67,7 +62,7 @@ def score_partition(
         if batch.num_rows == 0:
             continue
         if model is None:
-            model = cached_model(key, files)
+            model = cached_model(key, model_bytes)
         reason = batch.column(reason_column)
         proba = np.zeros(batch.num_rows, dtype=np.float64)
         if reason.null_count == batch.num_rows:  # every row has features: the common case
