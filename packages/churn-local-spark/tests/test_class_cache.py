@@ -60,6 +60,7 @@ def test_an_archive_is_recorded_once_then_mapped_and_a_broken_one_is_dropped(
     assert "-XX:ArchiveClassesAtExit=" in recorded
     archives = list(cache.glob("*.jsa"))
     assert len(archives) == 1, sorted(p.name for p in cache.iterdir())
+    assert class_cache.state(cache) == "map"
     assert not list(cache.glob("*.partial")), "the recording was promoted, not left behind"
 
     # -Xshare:on: the JVM refuses to start unless it maps the archives (and the fallback that
@@ -81,6 +82,7 @@ def test_a_partial_archive_of_a_process_that_is_gone_is_never_mapped(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     class_cache.save_jars(tmp_path, _jars_of(spark))
+    assert class_cache.state(tmp_path) == "record"
     plan = class_cache.plan_start(tmp_path)
     assert plan.recording is not None
     assert plan.archive is None
@@ -105,9 +107,11 @@ def test_the_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv(class_cache.ENV, "off")
     assert class_cache.cache_dir() is None
     assert class_cache.plan_start(class_cache.cache_dir()) == class_cache.StartPlan()
+    assert class_cache.state(class_cache.cache_dir()) == "off"
     monkeypatch.setenv(class_cache.ENV, str(tmp_path))
     assert class_cache.cache_dir() == tmp_path
     assert class_cache.plan_start(tmp_path) == class_cache.StartPlan(), "no jar list yet"
+    assert class_cache.state(tmp_path) == "resolve jars"
 
 
 def test_recording_a_new_archive_keeps_only_the_most_recently_used_ones(

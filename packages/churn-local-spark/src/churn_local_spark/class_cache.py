@@ -85,6 +85,17 @@ def plan_start(directory: Path | None) -> StartPlan:
     return StartPlan(jars, f"-XX:ArchiveClassesAtExit={partial} {QUIET}", recording=partial)
 
 
+def state(directory: Path | None) -> str:
+    """What the next start would do, without touching the cache: ``off``, ``resolve jars``
+    (Ivy), ``record`` (an archive) or ``map`` (the archive)."""
+    if directory is None:
+        return "off"
+    jars = _saved_jars(directory)
+    if jars is None:
+        return "resolve jars"
+    return "map" if (directory / f"{_archive_name(jars)}.jsa").is_file() else "record"
+
+
 def save_jars(directory: Path | None, spark_jars: str | None) -> None:
     """Remember the jar files Ivy resolved (``spark.jars``: comma-separated file URIs)."""
     if directory is None or not spark_jars:
