@@ -125,8 +125,8 @@ def promote_at_exit(plan: StartPlan) -> None:
 def warm(directory: Path | None = None) -> Path | None:
     """Make sure the cache holds an archive: start a driver in a child process (Ivy's resolution
     first if needed, then a recording run of a small Delta + Python-worker workload) until one
-    is promoted. Returns the archive (None when the cache is off). Run it once before starting
-    many drivers at once, e.g. before CI's concurrent test sessions."""
+    is promoted. Returns the archive (None when the cache is off). Run it once ahead of many
+    drivers (several jobs at once), so none of them pays for the recording."""
     import subprocess
 
     directory = directory or cache_dir()
