@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ print("OPTIONS", spark.sparkContext.getConf().get("spark.driver.extraJavaOptions
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> SparkSession:
-    return local_spark("class-cache-tests", warehouse_dir=tmp_path_factory.mktemp("warehouse"))
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    session = local_spark("class-cache-tests", warehouse_dir=tmp_path_factory.mktemp("warehouse"))
+    yield session
+    session.stop()
 
 
 def _jars_of(spark: SparkSession) -> str:

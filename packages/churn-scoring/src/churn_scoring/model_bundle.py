@@ -24,23 +24,14 @@ MODEL_FILES = (PIPELINE_FILE, CONFIG_FILE, FEATURE_SPEC_FILE)
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """What scoring needs from a logged churn model, including its files for the executors."""
+    """What scoring needs from a logged churn model, including the model for the executors."""
 
     ref: ModelRef
-    files: dict[str, bytes]
+    key: str  # content hash of the model's files: executors cache the loaded model under it
     model: bytes  # the LoadedChurnModel, pickled (see the module docstring)
     feature_spec: FeatureSpec
     feature_names: tuple[str, ...]
     threshold: float
-
-    @property
-    def key(self) -> str:
-        """Content hash: executors cache the loaded model under it."""
-        digest = hashlib.sha256()
-        for name in sorted(self.files):
-            digest.update(name.encode())
-            digest.update(hashlib.sha256(self.files[name]).digest())
-        return digest.hexdigest()
 
 
 def fetch_model(ref: ModelRef) -> ModelBundle:
@@ -66,11 +57,14 @@ def fetch_model(ref: ModelRef) -> ModelBundle:
                 "(<features table>, config.features.columns)) and register that version",
             )
         model = LoadedChurnModel.from_artifacts_dir(artifacts)
-        files = {name: (artifacts / name).read_bytes() for name in MODEL_FILES}
+        digest = hashlib.sha256()
+        for name in sorted(MODEL_FILES):
+            digest.update(name.encode())
+            digest.update(hashlib.sha256((artifacts / name).read_bytes()).digest())
     assert model.feature_spec is not None
     return ModelBundle(
         ref=ref,
-        files=files,
+        key=digest.hexdigest(),
         model=pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
         feature_spec=model.feature_spec,
         feature_names=tuple(model.feature_names),
