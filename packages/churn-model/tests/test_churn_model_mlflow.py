@@ -217,3 +217,18 @@ def test_importing_churn_model_does_not_import_mlflow_or_sklearn() -> None:
         check=True,
     ).stdout.strip()
     assert after_train == "False"
+
+
+def test_a_model_logged_where_python_writes_bytecode_caches_loads(
+    mlflow_store: str, trained: TrainResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow imports the model's code file from the folder it logs, to check the input example:
+    Python would write ``__pycache__`` there (as on any machine without PYTHONDONTWRITEBYTECODE),
+    a file the loader rightly refuses. Nothing but log_model's own files is logged."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    with mlflow.start_run():
+        info = log_model(trained.pipeline, trained.config, input_example=trained.X_train)
+    local = Path(mlflow.artifacts.download_artifacts(info.model_uri))
+    assert not [p.relative_to(local) for p in local.rglob("__pycache__")]
+    assert load_model(info.model_uri).threshold == trained.config.threshold
+    assert sys.dont_write_bytecode is False, "the caller's setting is restored"

@@ -5,8 +5,11 @@ mlflow is imported inside the functions: ``import churn_model.mlflow_model`` sta
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,25 +126,41 @@ def log_model(
         artifacts[WHEEL_KEY] = str(wheel)
         if feature_spec is not None:
             artifacts["feature_spec"] = str(feature_spec.save(staging / FEATURE_SPEC_FILE))
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(_ENTRY_FILE),
-            artifacts=artifacts,
-            signature=model_signature(config, input_example),
-            input_example=example,
-            pip_requirements=pip_requirements(f"artifacts/{wheel.name}"),
-            registered_model_name=registered_model_name,
-            **_no_uv_project(mlflow.pyfunc.log_model, staging),
-            metadata={
-                "churn_model_version": __version__,
-                "estimator_kind": config.estimator.kind,
-                "threshold": config.threshold,
-                "numeric_features": list(config.features.numeric),
-                "categorical_features": list(config.features.categorical),
-                "interactions": list(config.features.interactions),
-                "output": "churn probability (float64); params={'output': 'label'} for 0/1",
-            },
-        )
+        with _no_bytecode_caches():
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(_ENTRY_FILE),
+                artifacts=artifacts,
+                signature=model_signature(config, input_example),
+                input_example=example,
+                pip_requirements=pip_requirements(f"artifacts/{wheel.name}"),
+                registered_model_name=registered_model_name,
+                **_no_uv_project(mlflow.pyfunc.log_model, staging),
+                metadata={
+                    "churn_model_version": __version__,
+                    "estimator_kind": config.estimator.kind,
+                    "threshold": config.threshold,
+                    "numeric_features": list(config.features.numeric),
+                    "categorical_features": list(config.features.categorical),
+                    "interactions": list(config.features.interactions),
+                    "output": "churn probability (float64); params={'output': 'label'} for 0/1",
+                },
+            )
+
+
+@contextmanager
+def _no_bytecode_caches() -> Iterator[None]:
+    """MLflow imports the model's code file (``pyfunc_entry.py``) from the folder it is about to
+    log, to check the input example; Python would write ``__pycache__`` into that folder, and
+    the logged model would carry a bytecode file that ``verify_model_dir`` refuses (bytecode can
+    stand in for its source). Python writes none while this is on; the caller's setting is put
+    back after."""
+    previous = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = previous
 
 
 def _no_uv_project(log: Any, staging: Path) -> dict[str, str]:
