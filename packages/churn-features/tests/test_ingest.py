@@ -7,7 +7,7 @@ from pyspark.sql.types import StringType
 
 from churn_features.contract import RAW_COLUMN_NAMES
 from churn_features.errors import MissingColumnsError, SourceUnreadableError
-from churn_features.ingest import CORRUPT_COLUMN, read_raw
+from churn_features.ingest import CORRUPT_COLUMN, check_local_source, read_raw
 
 
 def test_vendored_source_is_read_as_the_contracts_string_columns(spark: SparkSession) -> None:
@@ -59,3 +59,18 @@ def test_a_line_with_too_many_fields_is_kept_as_corrupt(
     rows = read_raw(spark, path).collect()
     assert len(rows) == 2
     assert sum(r[CORRUPT_COLUMN] is not None for r in rows) == 1
+
+
+def test_a_missing_local_file_is_refused_before_spark_is_needed(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.csv"
+    for source in (missing, missing.as_uri()):
+        with pytest.raises(SourceUnreadableError, match="no such file or folder") as refused:
+            check_local_source(source)
+        assert str(missing) in str(refused.value)
+        assert "fix:" in str(refused.value)
+    present = write_csv(tmp_path / "s.csv", [raw_row()])
+    for source in ("vendored", present, present.as_uri(), tmp_path):  # a folder of CSVs reads too
+        check_local_source(source)
+    # other filesystems and glob patterns are Spark's to resolve
+    for source in ("s3://bucket/raw.csv", "dbfs:/raw/telco.csv", str(tmp_path / "*.csv")):
+        check_local_source(source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -33,6 +34,26 @@ def resolve_source(source: str | Path) -> str:
     if str(source) == VENDORED:
         return str(vendored_csv_path())
     return str(source)
+
+
+def check_local_source(source: str | Path) -> None:
+    """Refuse, before any Spark work, a source that names a file on this machine that is not
+    there (the commonest mistake: a typo is answered at once, not after a Spark start).
+
+    Only for a Spark whose default filesystem is the local disk (the local platform): on
+    Databricks a path without a scheme is on DBFS, not on the driver's disk. URIs of other
+    filesystems and glob patterns are left to Spark's reader (``read_header``)."""
+    path = resolve_source(source)
+    parsed = urlparse(path)
+    if parsed.scheme == "file":
+        path = unquote(parsed.path)
+    elif len(parsed.scheme) > 1 or any(char in path for char in "*?[{"):
+        return
+    if not Path(path).exists():
+        raise SourceUnreadableError(
+            f"Cannot read the raw source {path!r}: there is no such file or folder.\n"
+            "  fix: pass an existing CSV file (source: vendored uses the shipped IBM data set)"
+        )
 
 
 def read_header(spark: SparkSession, path: str) -> list[str]:

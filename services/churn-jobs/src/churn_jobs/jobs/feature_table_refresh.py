@@ -10,6 +10,7 @@ from pydantic import Field
 from rich.table import Table
 
 from churn_features.deletion_guard import DeletionGuard
+from churn_features.ingest import check_local_source
 from churn_features.refresh import RefreshResult, RefreshTables, refresh_feature_tables
 from churn_jobs.context import JobContext
 from churn_jobs.progress import steps
@@ -48,6 +49,8 @@ def run(ctx: JobContext, params: Params) -> RefreshResult:
         reference=ctx.table(names.reference),
         refresh_log=ctx.table(names.refresh_log),
     )
+    if ctx.local is not None:  # a missing local file is answered before Spark starts
+        check_local_source(params.source)
     with steps(ctx.console, "feature-table-refresh") as step:
         step("starting Spark")
         spark = ctx.spark
