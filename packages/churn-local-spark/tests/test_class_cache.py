@@ -131,3 +131,27 @@ def test_recording_a_new_archive_keeps_only_the_most_recently_used_ones(
     assert plan.recording is not None
     kept = sorted(p.name for p in tmp_path.glob("*.jsa"))
     assert kept == [p.name for p in others[: class_cache.KEEP_ARCHIVES - 1]]
+
+
+def test_the_archive_follows_the_spark_home_the_driver_runs_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """pyspark's launcher takes Spark's jars from $SPARK_HOME: environments that point it at one
+    pyspark share one archive, and another Spark gets its own."""
+    import pyspark
+
+    own_pyspark = Path(pyspark.__file__).parent
+    jars = (str(tmp_path / "delta.jar"),)
+    monkeypatch.delenv("SPARK_HOME", raising=False)
+    assert class_cache.spark_home() == own_pyspark
+    own = class_cache._archive_name(jars)
+
+    other = tmp_path / "other-spark"
+    (other / "jars").mkdir(parents=True)
+    (other / "jars" / "spark-core.jar").write_bytes(b"another build")
+    monkeypatch.setenv("SPARK_HOME", str(other))
+    assert class_cache.spark_home() == other
+    assert class_cache._archive_name(jars) != own
+
+    monkeypatch.setenv("SPARK_HOME", str(own_pyspark))
+    assert class_cache._archive_name(jars) == own

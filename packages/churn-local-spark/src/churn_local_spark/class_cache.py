@@ -186,14 +186,12 @@ def _saved_jars(directory: Path) -> tuple[str, ...] | None:
 
 
 def _archive_name(jars: tuple[str, ...]) -> str:
-    """A hash of what the archive must match: the Java runtime, pyspark's jars and ours."""
-    import pyspark
-
+    """A hash of what the archive must match: the Java runtime, Spark's jars and ours."""
     digest = hashlib.sha256()
     java = os.environ.get("JAVA_HOME") or shutil.which("java") or "java"
     runtime = Path(java).resolve()
     digest.update(str(runtime).encode())
-    files = sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar")) + [Path(j) for j in jars]
+    files = sorted((spark_home() / "jars").glob("*.jar")) + [Path(j) for j in jars]
     for path in [runtime, *files]:
         try:
             stat = path.stat()
@@ -201,6 +199,16 @@ def _archive_name(jars: tuple[str, ...]) -> str:
             continue
         digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return f"spark-{digest.hexdigest()[:16]}"
+
+
+def spark_home() -> Path:
+    """The Spark installation the driver JVM runs from: ``$SPARK_HOME`` when set (pyspark's
+    launcher takes its jars from there), else the pip pyspark's own folder. Several Python
+    environments that point ``SPARK_HOME`` at one pyspark of the same version share one archive
+    (CI's test sessions do)."""
+    import pyspark
+
+    return Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
 
 
 def _remove_stale_partials(directory: Path) -> None:

@@ -2,7 +2,8 @@
 
 Run with no argument, it warms the cache: up to two child drivers, each running ``workload``.
 The children run this module with ``--workload``: a small job touching the classes churn jobs
-load (Delta create, append, merge, time travel; a join and an aggregate; an Arrow Python worker).
+load (a Hive metastore; Delta create, append, merge, time travel; a join and an aggregate; an Arrow
+Python worker).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ def workload() -> None:
     from churn_local_spark import local_spark
 
     with tempfile.TemporaryDirectory(prefix="churn-jvm-warm-") as tmp:
-        spark = local_spark("churn-jvm-warm", warehouse_dir=tmp)
+        # With a Hive (Derby) metastore, as churn's local platform starts Spark: its classes
+        # (Hive client, Derby, DataNucleus) are a large part of what a job's driver loads.
+        spark = local_spark(
+            "churn-jvm-warm", warehouse_dir=f"{tmp}/warehouse", metastore_dir=f"{tmp}/metastore_db"
+        )
         spark.sql("CREATE DATABASE IF NOT EXISTS warm")
         spark.range(100).selectExpr("id", "id % 7 AS k", "CAST(id AS STRING) AS s").write.format(
             "delta"
@@ -32,8 +37,17 @@ def workload() -> None:
         spark.sql("SELECT * FROM warm.t VERSION AS OF 0").join(
             spark.table("warm.t").groupBy("k").count(), "k"
         ).collect()
-        spark.table("warm.t").mapInArrow(_same, spark.table("warm.t").schema).count()
+        if _arrow_workers_available():
+            spark.table("warm.t").mapInArrow(_same, spark.table("warm.t").schema).count()
         spark.stop()
+
+
+def _arrow_workers_available() -> bool:
+    """Arrow Python workers need pandas and pyarrow, which this package does not require (the
+    jobs' environments have them): without them the archive just lacks those classes."""
+    from importlib.util import find_spec
+
+    return find_spec("pandas") is not None and find_spec("pyarrow") is not None
 
 
 def _same(batches: Iterable[Any]) -> Iterator[Any]:
