@@ -66,9 +66,19 @@ def typecheck(session: nox.Session) -> None:
 
 
 # The JVM class cache (churn-local-spark's class_cache) is keyed by the class path, which holds
-# each nox venv's own pyspark: an archive recorded in a test session (~30 s once) would serve only
-# later runs of that session. CI starts from clean clones, so it is off there unless asked for.
-TEST_ENV = {"CHURN_JVM_CACHE": os.environ.get("CHURN_JVM_CACHE", "off")}
+# the pyspark the driver runs from: a test session alone would record an archive (~30 s) for its
+# own venv's pyspark only, so a lone `nox -s tests` runs with it off. `nox -s ci` records one
+# archive up front (jvm_cache) and points every test session's SPARK_HOME at that pyspark.
+#
+# Bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set (some CI images set it):
+# without them every Python process of a test session (each `churn` subprocess, each Spark
+# Python worker) compiles mlflow, pandas, scikit-learn... from source again, about 6 s a process.
+# An empty value is "unset" to Python.
+TEST_ENV = {
+    "CHURN_JVM_CACHE": os.environ.get("CHURN_JVM_CACHE", "off"),
+    "PYTHONDONTWRITEBYTECODE": "",
+}
+JVM_CACHE = ROOT / ".nox" / "jvm-cache"
 
 
 @nox.session
@@ -120,6 +130,21 @@ def build(session: nox.Session) -> None:
     session.log("built: " + ", ".join(sorted(p.name for p in DIST.glob("*.whl"))))
 
 
+@nox.session
+def jvm_cache(session: nox.Session) -> None:
+    """Resolve the Delta jars (Maven Central, into ~/.ivy2) and record the JVM class archive
+    once, for every test session of a CI run: they all start Spark from this session's pyspark
+    (``SPARK_HOME``), so one archive fits all (see churn-local-spark's class_cache). The whole
+    workspace, so that the recording driver also runs an Arrow Python worker (pandas, pyarrow)."""
+    workspace(session)
+    locate = "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
+    output = session.run("python", "-c", locate, silent=True)
+    spark_home = str(output).strip().splitlines()[-1]
+    env = {**TEST_ENV, "CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home}
+    session.run("python", "-m", "churn_local_spark.warm", env=env)
+    (JVM_CACHE / "spark-home.txt").write_text(spark_home + "\n")
+
+
 # Slowest first (minutes in the last CI log's --durations), so two lanes finish close together.
 CI_ORDER = [
     "churn-jobs",
@@ -129,6 +154,7 @@ CI_ORDER = [
     "churn-release",
     "integration",
     "churn-infra",
+    "churn-local-spark",
     "churn-monitoring",
     "typecheck",
     "churn-model",
@@ -140,17 +166,27 @@ CI_ORDER = [
 def ci(session: nox.Session) -> None:
     """Everything CI runs: lint, typecheck, member tests, integration, build.
 
-    lint runs first (seconds, and the commonest failure). churn-local-spark's tests run alone
-    next: the first Spark start on a machine resolves the Delta jars into ~/.ivy2, and two
-    concurrent Ivy resolutions can corrupt that cache. The rest run in ``CHURN_CI_LANES``
-    (default 2) concurrent nox processes, slowest first: on 2 cores a session runs 1.4-1.8x
-    slower beside another, but the whole run takes ~40 min instead of ~57. Each session's output
-    is printed whole when it ends, then a summary; any failure fails the run."""
+    lint runs first (seconds, and the commonest failure). jvm_cache runs alone next: the first
+    Spark start on a machine resolves the Delta jars into ~/.ivy2 (two concurrent first
+    resolutions can corrupt that cache), and it records the JVM class archive every later Spark
+    start of the run maps (about 8 s less per driver JVM). The tests then run in
+    ``CHURN_CI_LANES`` (default 2) concurrent nox processes, slowest first: on 2 cores a session
+    runs 1.4-1.8x slower beside another, but the whole run takes far less than one lane. Each
+    session's output is printed whole when it ends, then a summary; any failure fails the run.
+    ``CHURN_JVM_CACHE=off`` runs without the class archive (churn-local-spark's tests first,
+    alone, to resolve the jars)."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
     _nox(session, "lint")  # seconds, and the commonest failure: first
-    _nox(session, "tests(member='churn-local-spark')")
     names = [f"tests(member='{name}')" if name in MEMBERS else name for name in CI_ORDER]
-    missing = set(MEMBERS) - {"churn-local-spark"} - set(CI_ORDER)
+    if os.environ.get("CHURN_JVM_CACHE", "").lower() == "off":
+        _nox(session, "tests(member='churn-local-spark')")
+        names.remove("tests(member='churn-local-spark')")
+    else:
+        _nox(session, "jvm_cache")
+        # inherited by the lanes' nox processes, so by every test session (TEST_ENV)
+        os.environ["CHURN_JVM_CACHE"] = str(JVM_CACHE)
+        os.environ["SPARK_HOME"] = (JVM_CACHE / "spark-home.txt").read_text().strip()
+    missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")
     results = _run_in_lanes(session, names, lanes)
