@@ -64,9 +64,12 @@ def test_version_is_registered_with_signature_and_metadata(
 
 
 def test_pyfunc_by_registry_uri_returns_the_pipelines_probabilities(
-    registered: ModelInfo, trained: TrainResult
+    registered: ModelInfo, trained: TrainResult, tmp_path: Path
 ) -> None:
-    model = mlflow.pyfunc.load_model(f"models:/{NAME}/{registered.registered_model_version}")
+    # from a copy: run in place, it would leave __pycache__ in the store (verify refuses it)
+    model = mlflow.pyfunc.load_model(
+        f"models:/{NAME}/{registered.registered_model_version}", dst_path=str(tmp_path)
+    )
     proba = model.predict(trained.X_test)
     assert isinstance(proba, np.ndarray)
     assert proba.dtype == np.float64

@@ -188,6 +188,26 @@ def test_anything_churn_model_did_not_write_is_refused(
     assert not (tmp_path / "entry-ran").exists()
 
 
+def test_a_bytecode_cache_is_refused_with_its_cause_and_fix(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """What mlflow.pyfunc.load_model leaves in a local store's model folder (it runs the model in
+    place): refused, since Python may run the .pyc instead of the checked source, and the
+    message says where it came from and what to do."""
+    import py_compile
+
+    copy = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    py_compile.compile(str(copy / "pyfunc_entry.py"), doraise=True)
+    assert list((copy / "__pycache__").glob("pyfunc_entry.*.pyc"))
+    with pytest.raises(UntrustedModelError, match="unexpected files") as err:
+        verify_model_dir(copy)
+    assert err.value.reason == "unexpected_files"
+    assert "mlflow.pyfunc.load_model runs it in place" in str(err.value)
+    assert "Delete that __pycache__ folder" in str(err.value)
+    shutil.rmtree(copy / "__pycache__")
+    verify_model_dir(copy)  # the fix it names works
+
+
 def test_the_shipped_wheel_is_the_running_churn_model_and_its_requirement(
     model_dir: Path,
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -60,7 +62,10 @@ def test_churn_model_versions_pass_sanity_and_go_through_deployment(
     assert state == RegistryState(champion=v1, challenger=v2)
 
     def scores(version: str) -> np.ndarray:
-        return np.asarray(mlflow.pyfunc.load_model(registry.model_uri(version)).predict(rows))
+        # from a copy: run in place, it would leave __pycache__ in the store (verify refuses it)
+        copy = tempfile.mkdtemp(prefix="pyfunc-")
+        model = mlflow.pyfunc.load_model(registry.model_uri(version), dst_path=copy)
+        return np.asarray(model.predict(rows))
 
     decision = compare(scores(v1), scores(v2), labels, ComparisonRule())
     after = registry.apply_decision(decision, state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 import warnings
@@ -69,7 +70,10 @@ def _validated(registry: ModelRegistry, register: Register, kind: str, report_of
 
 
 def _scores(registry: ModelRegistry, version: str, rows: pd.DataFrame) -> np.ndarray:
-    return np.asarray(mlflow.pyfunc.load_model(registry.model_uri(version)).predict(rows))
+    # from a copy: run in place, it would leave __pycache__ in the store (verify refuses it)
+    copy = tempfile.mkdtemp(prefix="pyfunc-")
+    model = mlflow.pyfunc.load_model(registry.model_uri(version), dst_path=copy)
+    return np.asarray(model.predict(rows))
 
 
 def _deploy(

@@ -162,6 +162,8 @@ def verify_model_dir(model_dir: str | Path) -> None:
             detail.append(f"unexpected files {unexpected[:10]}")
         if missing:
             detail.append(f"missing artifacts {missing}")
+        if any("__pycache__" in PurePosixPath(name).parts for name in unexpected):
+            _refuse(UNEXPECTED_FILES, "; ".join(detail), fix=BYTECODE_FIX)
         _refuse(UNEXPECTED_FILES, "; ".join(detail))
 
 
@@ -213,9 +215,20 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
 
 
-def _refuse(reason: str, detail: str) -> Any:
+#: A bytecode cache in a model's folder is refused like any file log_model did not write (Python
+#: may run it instead of the checked pyfunc_entry.py), but it is usually no attack: Python writes
+#: one there when ``mlflow.pyfunc.load_model`` runs a model in place from a local MLflow store.
+BYTECODE_FIX = (
+    "this one holds a Python bytecode cache (__pycache__), which Python writes into the model's "
+    "own folder when mlflow.pyfunc.load_model runs it in place from a local MLflow store. Delete "
+    "that __pycache__ folder from the model's artifacts, and load models with "
+    "churn_model.load_model, or with mlflow.pyfunc.load_model(uri, dst_path=<an empty folder>)"
+)
+
+
+def _refuse(reason: str, detail: str, fix: str = "re-train and log it with churn-model") -> Any:
     raise UntrustedModelError(
         f"refusing to load this model: {detail}. Only models logged by churn_model.log_model "
-        "are loaded; re-train and log it with churn-model",
+        f"are loaded; {fix}",
         reason=reason,
     )
