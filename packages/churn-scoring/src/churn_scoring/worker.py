@@ -4,6 +4,11 @@ Python workers are reused across tasks (``spark.python.worker.reuse``, on by def
 model is loaded once per worker process and kept in ``_MODELS``, keyed by the content hash of its
 files; later tasks and batches reuse it. Only the feature columns are converted to pandas; keys
 and passthrough columns go back to Spark as the same Arrow arrays.
+
+Arrow batches are coalesced to ``PREDICT_ROWS`` rows before ``predict_proba``: a fitted
+pipeline pays a fixed cost per call (each transformer's checks, each of a forest's trees): at
+Spark's default of 10,000 rows per batch, one call per batch took 10-13 % longer than one per
+50,000 rows for the same rows, whatever the session's ``maxRecordsPerBatch``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ if TYPE_CHECKING:
 
 _MODELS: dict[str, LoadedChurnModel] = {}
 _MAX_CACHED_MODELS = 2
+#: rows per ``predict_proba`` call (about 10 MB of features for the churn model)
+PREDICT_ROWS = 50_000
 
 
 def cached_model(key: str, model_bytes: Broadcast[bytes]) -> LoadedChurnModel:
@@ -54,13 +61,13 @@ def score_partition(
     passthrough: Sequence[str],
     reason_column: str,
     output_names: Sequence[str],
+    predict_rows: int = PREDICT_ROWS,
 ) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` function: per batch, the churn probability and label of every row whose
-    ``reason_column`` is null; other rows get nulls and keep their reason."""
+    """``mapInArrow`` function: the churn probability and label of every row whose
+    ``reason_column`` is null; other rows get nulls and keep their reason. Rows keep their
+    order; batches are scored ``predict_rows`` at a time (see the module docstring)."""
     model = None
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
+    for batch in _coalesced(batches, predict_rows):
         if model is None:
             model = cached_model(key, model_bytes)
         reason = batch.column(reason_column)
@@ -82,6 +89,29 @@ def score_partition(
             reason,
         ]
         yield pa.RecordBatch.from_arrays(columns, names=list(output_names))
+
+
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The non-empty ``batches``, in order, concatenated into batches of at least ``rows`` rows
+    (the last one may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield _concat(pending)
+            pending, count = [], 0
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _mask(unscored: pa.Array | None) -> np.ndarray | None:
