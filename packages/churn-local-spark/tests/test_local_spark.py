@@ -51,3 +51,38 @@ def test_python_workers_run_this_interpreter(spark: SparkSession) -> None:
     assert set(spark.sparkContext.parallelize([1, 2], 2).map(executable).collect()) == {
         sys.executable
     }
+
+
+def _collectors(spark: SparkSession) -> list[str]:
+    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory  # type: ignore[union-attr]
+    return sorted(str(bean.getName()) for bean in management.getGarbageCollectorMXBeans())
+
+
+def test_the_driver_jvm_runs_the_parallel_collector(spark: SparkSession) -> None:
+    assert _collectors(spark) == ["PS MarkSweep", "PS Scavenge"]
+
+
+COLLECTORS_CHILD = """
+import sys
+from churn_local_spark import local_spark
+spark = local_spark("collector-test", warehouse_dir=sys.argv[1])
+management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+print("COLLECTORS", sorted(str(b.getName()) for b in management.getGarbageCollectorMXBeans()))
+"""
+
+
+def test_a_collector_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:
+    """Two collectors would stop the JVM: JAVA_TOOL_OPTIONS' choice wins over ours."""
+    import os
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", COLLECTORS_CHILD, str(tmp_path / "warehouse")],
+        env={**os.environ, "JAVA_TOOL_OPTIONS": "-XX:+UseSerialGC"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "COLLECTORS ['Copy', 'MarkSweepCompact']" in result.stdout
