@@ -7,7 +7,7 @@ and passthrough columns go back to Spark as the same Arrow arrays.
 
 Arrow batches are coalesced to ``PREDICT_ROWS`` rows before ``predict_proba``: a fitted
 pipeline pays a fixed cost per call (each transformer's checks, each of a forest's trees): at
-Spark's default of 10,000 rows per batch, one call per batch took 10-13 % longer than one per
+Spark's default of 10,000 rows per batch, one call per batch took 11-15 % longer than one per
 50,000 rows for the same rows, whatever the session's ``maxRecordsPerBatch``.
 """
 
