@@ -63,9 +63,9 @@ def test_churn_model_versions_pass_sanity_and_go_through_deployment(
 
     def scores(version: str) -> np.ndarray:
         # from a copy: run in place, it would leave __pycache__ in the store (verify refuses it)
-        copy = tempfile.mkdtemp(prefix="pyfunc-")
-        model = mlflow.pyfunc.load_model(registry.model_uri(version), dst_path=copy)
-        return np.asarray(model.predict(rows))
+        with tempfile.TemporaryDirectory(prefix="pyfunc-") as copy:
+            model = mlflow.pyfunc.load_model(registry.model_uri(version), dst_path=copy)
+            return np.asarray(model.predict(rows))
 
     decision = compare(scores(v1), scores(v2), labels, ComparisonRule())
     after = registry.apply_decision(decision, state)

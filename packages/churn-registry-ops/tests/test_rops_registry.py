@@ -71,9 +71,9 @@ def _validated(registry: ModelRegistry, register: Register, kind: str, report_of
 
 def _scores(registry: ModelRegistry, version: str, rows: pd.DataFrame) -> np.ndarray:
     # from a copy: run in place, it would leave __pycache__ in the store (verify refuses it)
-    copy = tempfile.mkdtemp(prefix="pyfunc-")
-    model = mlflow.pyfunc.load_model(registry.model_uri(version), dst_path=copy)
-    return np.asarray(model.predict(rows))
+    with tempfile.TemporaryDirectory(prefix="pyfunc-") as copy:
+        model = mlflow.pyfunc.load_model(registry.model_uri(version), dst_path=copy)
+        return np.asarray(model.predict(rows))
 
 
 def _deploy(

@@ -3,7 +3,6 @@ same ``value`` attribute that counts reads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from churn_model import load_model
 from churn_scoring import worker
-from churn_scoring.model_bundle import fetch_model
+from churn_scoring.model_bundle import ModelBundle, fetch_model
 from churn_scoring.model_ref import resolve_model
 
 
@@ -28,6 +27,25 @@ class CountingBroadcast:
         return self.model
 
 
+def _score(
+    bundle: ModelBundle, broadcast: CountingBroadcast, batches: list[pa.RecordBatch], **extra: int
+) -> list[pa.RecordBatch]:
+    """One partition through the worker's mapInArrow function."""
+    return list(
+        worker.score_partition(
+            iter(batches),
+            key=bundle.key,
+            model_bytes=broadcast,  # type: ignore[arg-type]
+            feature_names=bundle.feature_names,
+            threshold=bundle.threshold,
+            passthrough=("customer_id",),
+            reason_column="reason",
+            output_names=("customer_id", "p", "label", "reason"),
+            **extra,
+        )
+    )
+
+
 def test_model_is_loaded_once_per_worker_across_partitions_and_batches(
     spark: SparkSession, world: World
 ) -> None:
@@ -38,20 +56,8 @@ def test_model_is_loaded_once_per_worker_across_partitions_and_batches(
     broadcast = CountingBroadcast(bundle.model)
     worker._MODELS.clear()
 
-    def partition(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return worker.score_partition(
-            iter(batches),
-            key=bundle.key,
-            model_bytes=broadcast,  # type: ignore[arg-type]
-            feature_names=bundle.feature_names,
-            threshold=bundle.threshold,
-            passthrough=("customer_id",),
-            reason_column="reason",
-            output_names=("customer_id", "p", "label", "reason"),
-        )
-
-    first = list(partition(table.slice(0, 20).to_batches()))
-    second = list(partition(table.slice(20).to_batches(max_chunksize=7)))
+    first = _score(bundle, broadcast, table.slice(0, 20).to_batches())
+    second = _score(bundle, broadcast, table.slice(20).to_batches(max_chunksize=7))
 
     assert broadcast.reads == 1
     out = pa.Table.from_batches([*first, *second])
@@ -79,19 +85,7 @@ def test_batches_coalesced_for_predict_give_the_rows_of_per_batch_scoring(
     broadcast = CountingBroadcast(bundle.model)
 
     def scored(predict_rows: int) -> tuple[pa.Table, int]:
-        out = list(
-            worker.score_partition(
-                iter(batches),
-                key=bundle.key,
-                model_bytes=broadcast,  # type: ignore[arg-type]
-                feature_names=bundle.feature_names,
-                threshold=bundle.threshold,
-                passthrough=("customer_id",),
-                reason_column="reason",
-                output_names=("customer_id", "p", "label", "reason"),
-                predict_rows=predict_rows,
-            )
-        )
+        out = _score(bundle, broadcast, batches, predict_rows=predict_rows)
         return pa.Table.from_batches(out), len(out)
 
     one_per_batch, batches_out = scored(1)

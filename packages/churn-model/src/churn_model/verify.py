@@ -162,9 +162,8 @@ def verify_model_dir(model_dir: str | Path) -> None:
             detail.append(f"unexpected files {unexpected[:10]}")
         if missing:
             detail.append(f"missing artifacts {missing}")
-        if any("__pycache__" in PurePosixPath(name).parts for name in unexpected):
-            _refuse(UNEXPECTED_FILES, "; ".join(detail), fix=BYTECODE_FIX)
-        _refuse(UNEXPECTED_FILES, "; ".join(detail))
+        bytecode = any("__pycache__" in PurePosixPath(name).parts for name in unexpected)
+        _refuse(UNEXPECTED_FILES, "; ".join(detail), BYTECODE_FIX if bytecode else RETRAIN_FIX)
 
 
 def _check_requirements(root: Path, wheel_path: str | None) -> None:
@@ -215,6 +214,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
 
 
+RETRAIN_FIX = "re-train and log it with churn-model"
 #: A bytecode cache in a model's folder is refused like any file log_model did not write (Python
 #: may run it instead of the checked pyfunc_entry.py), but it is usually no attack: Python writes
 #: one there when ``mlflow.pyfunc.load_model`` runs a model in place from a local MLflow store.
@@ -226,7 +226,7 @@ BYTECODE_FIX = (
 )
 
 
-def _refuse(reason: str, detail: str, fix: str = "re-train and log it with churn-model") -> Any:
+def _refuse(reason: str, detail: str, fix: str = RETRAIN_FIX) -> Any:
     raise UntrustedModelError(
         f"refusing to load this model: {detail}. Only models logged by churn_model.log_model "
         f"are loaded; {fix}",
