@@ -184,3 +184,44 @@ def test_smoke_install_fails_on_an_undeclared_sibling(tiny_wheels: Path, tmp_pat
             tmp_path / "churn-fixture-delta",
             python=sys.executable,
         )
+
+
+def test_third_party_dependencies_come_from_the_cache_and_else_from_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty cache: the offline attempt fails and the index serves the dependency. Then the
+    network is unreachable (every request goes to a proxy where nothing listens): a second
+    install succeeds from the cache, and with another empty cache it fails with uv's fetch error."""
+    source = _tiny_package(
+        tmp_path / "src",
+        "churn-fixture-epsilon",
+        "0.1.0",
+        ["iniconfig==2.0.0"],
+        "import iniconfig\n",
+    )
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(wheels), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
+    first = smoke_install(
+        "churn-fixture-epsilon", wheels, tmp_path / "online" / "venv", python=sys.executable
+    )
+    assert first.installed["iniconfig"] == "2.0.0"
+
+    for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    again = smoke_install(
+        "churn-fixture-epsilon", wheels, tmp_path / "offline" / "venv", python=sys.executable
+    )
+    assert again.installed["iniconfig"] == "2.0.0"
+    assert again.output == "imported 1 modules of churn_fixture_epsilon"
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "another-empty-cache"))
+    with pytest.raises(ReleaseError, match="Failed to fetch"):
+        smoke_install(
+            "churn-fixture-epsilon", wheels, tmp_path / "neither" / "venv", python=sys.executable
+        )
