@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -145,56 +146,85 @@ def jvm_cache(session: nox.Session) -> None:
     (JVM_CACHE / "spark-home.txt").write_text(spark_home + "\n")
 
 
-# Slowest first (minutes in the last CI log's --durations), so two lanes finish close together.
+# Slowest first (seconds in the last CI run's summary), so two lanes finish close together.
 CI_ORDER = [
     "churn-jobs",
     "churn-features",
-    "churn-registry-ops",
     "churn-scoring",
-    "churn-release",
+    "churn-registry-ops",
     "integration",
     "churn-infra",
     "churn-local-spark",
+    "churn-release",
     "churn-monitoring",
-    "typecheck",
     "churn-model",
+    "typecheck",
     "churn-serving",
 ]
+#: Sessions whose tests start no Spark JVM (so need neither the Delta jars nor the class archive):
+#: they run while jvm_cache resolves and records them.
+NO_SPARK = {
+    "churn-model",
+    "churn-registry-ops",
+    "churn-serving",
+    "churn-infra",
+    "churn-release",
+    "typecheck",
+}
 
 
 @nox.session(venv_backend="none")
 def ci(session: nox.Session) -> None:
     """Everything CI runs: lint, typecheck, member tests, integration, build.
 
-    lint runs first (seconds, and the commonest failure). jvm_cache runs alone next: the first
-    Spark start on a machine resolves the Delta jars into ~/.ivy2 (two concurrent first
-    resolutions can corrupt that cache), and it records the JVM class archive every later Spark
-    start of the run maps (about 8 s less per driver JVM). The tests then run in
-    ``CHURN_CI_LANES`` (default 2) concurrent nox processes, slowest first: on 2 cores a session
-    runs 1.4-1.8x slower beside another, but the whole run takes far less than one lane. Each
-    session's output is printed whole when it ends, then a summary; any failure fails the run.
-    ``CHURN_JVM_CACHE=off`` runs without the class archive (churn-local-spark's tests first,
-    alone, to resolve the jars)."""
+    The sessions run in ``CHURN_CI_LANES`` (default 2) concurrent nox processes, slowest first:
+    on 2 cores a session runs 1.4-1.8x slower beside another, but the whole run takes far less
+    than one lane. jvm_cache comes first in one lane: the first Spark start on a machine resolves
+    the Delta jars into ~/.ivy2 (two concurrent first resolutions can corrupt that cache), and it
+    records the JVM class archive every later Spark start of the run maps (about 8 s less per
+    driver JVM). No session that starts Spark begins before it has passed; lint (seconds, and the
+    commonest failure) and the sessions in ``NO_SPARK`` run meanwhile. A failed lint or
+    jvm_cache starts nothing more. Each session's output is printed whole when it ends, then a
+    summary; any failure fails the run. ``CHURN_JVM_CACHE=off`` runs without the class archive
+    (churn-local-spark's tests first, in place of jvm_cache, to resolve the jars)."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
-    _nox(session, "lint")  # seconds, and the commonest failure: first
-    names = [f"tests(member='{name}')" if name in MEMBERS else name for name in CI_ORDER]
-    if os.environ.get("CHURN_JVM_CACHE", "").lower() == "off":
-        _nox(session, "tests(member='churn-local-spark')")
-        names.remove("tests(member='churn-local-spark')")
-    else:
-        _nox(session, "jvm_cache")
-        # inherited by the lanes' nox processes, so by every test session (TEST_ENV)
-        os.environ["CHURN_JVM_CACHE"] = str(JVM_CACHE)
-        os.environ["SPARK_HOME"] = (JVM_CACHE / "spark-home.txt").read_text().strip()
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")
-    results = _run_in_lanes(session, names, lanes)
+    names = {name: f"tests(member='{name}')" if name in MEMBERS else name for name in CI_ORDER}
+    if os.environ.get("CHURN_JVM_CACHE", "").lower() == "off":
+        setup = names["churn-local-spark"]
+
+        def on_setup() -> None:
+            pass
+
+    else:
+        setup = "jvm_cache"
+
+        def on_setup() -> None:
+            # inherited by the nox processes started from now on: every Spark test session
+            spark_home = (JVM_CACHE / "spark-home.txt").read_text().strip()
+            os.environ.update({"CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home})
+
+    after_setup = {names[n] for n in CI_ORDER if n not in NO_SPARK} - {setup}
+    order = [setup, "lint", *(n for n in names.values() if n != setup)]
+    results = _run_in_lanes(
+        session,
+        order,
+        lanes,
+        setup=setup,
+        after_setup=after_setup,
+        on_setup=on_setup,
+        must_pass={setup, "lint"},
+    )
     for name, (code, seconds) in results.items():
         session.log(f"{'ok  ' if code == 0 else 'FAIL'} {seconds:7.0f}s  {name}")
     failed = [name for name, (code, _) in results.items() if code != 0]
-    if failed:
-        session.error(f"failed: {', '.join(failed)}")
+    not_run = [name for name in order if name not in results]
+    if failed or not_run:
+        session.error(
+            f"failed: {', '.join(failed)}" + (f"; not run: {', '.join(not_run)}" if not_run else "")
+        )
     _nox(session, "build")
 
 
@@ -203,9 +233,18 @@ def _nox(session: nox.Session, name: str) -> None:
 
 
 def _run_in_lanes(
-    session: nox.Session, names: list[str], lanes: int
+    session: nox.Session,
+    names: list[str],
+    lanes: int,
+    *,
+    setup: str,
+    after_setup: set[str],
+    on_setup: Callable[[], None],
+    must_pass: set[str],
 ) -> dict[str, tuple[int, float]]:
-    """Run nox sessions ``lanes`` at a time; each one's output goes to a log, printed when it
+    """Run nox sessions ``lanes`` at a time, each lane taking the first of ``names`` it may start:
+    those in ``after_setup`` only once ``setup`` has passed (and ``on_setup`` has run). Once a
+    session of ``must_pass`` fails, none starts. Each one's output goes to a log, printed when it
     ends (whole, so lanes do not interleave)."""
     import subprocess
     import threading
@@ -215,31 +254,49 @@ def _run_in_lanes(
     logs.mkdir(parents=True, exist_ok=True)
     pending = list(names)
     results: dict[str, tuple[int, float]] = {}
-    lock = threading.Lock()
+    state = {"setup_done": False, "stop": False, "running": 0}
+    ready = threading.Condition()
+
+    def next_name() -> str | None:
+        with ready:
+            while True:
+                if state["stop"] or not pending:
+                    return None
+                allowed = [n for n in pending if state["setup_done"] or n not in after_setup]
+                if allowed:
+                    pending.remove(allowed[0])
+                    state["running"] += 1
+                    return allowed[0]
+                if not state["running"]:  # nothing left that could open the gate
+                    return None
+                ready.wait()
 
     def lane() -> None:
-        while True:
-            with lock:
-                if not pending:
-                    return
-                name = pending.pop(0)
+        while (name := next_name()) is not None:
             log = logs / (name.replace("'", "").replace("(", "-").replace(")", "") + ".log")
             started = time.monotonic()
             with log.open("w") as out:
                 command = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", name]
                 code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
             seconds = time.monotonic() - started
-            with lock:
+            with ready:
                 results[name] = (code, seconds)
+                state["running"] -= 1
+                if name == setup and code == 0:
+                    on_setup()
+                    state["setup_done"] = True
+                if code != 0 and name in must_pass:
+                    state["stop"] = True
                 print(f"\n===== {name}: exit {code} after {seconds:.0f}s =====", flush=True)
                 print(log.read_text(), flush=True)
+                ready.notify_all()
 
     threads = [threading.Thread(target=lane) for _ in range(max(1, lanes))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return {name: results[name] for name in names}
+    return {name: results[name] for name in names if name in results}
 
 
 @nox.session
