@@ -191,6 +191,8 @@ def ci(session: nox.Session) -> None:
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")
+    if unknown := NO_SPARK - set(CI_ORDER):
+        session.error(f"NO_SPARK names {sorted(unknown)}, which CI_ORDER does not hold")
     names = {name: f"tests(member='{name}')" if name in MEMBERS else name for name in CI_ORDER}
     if os.environ.get("CHURN_JVM_CACHE", "").lower() == "off":
         setup = names["churn-local-spark"]

@@ -213,7 +213,9 @@ def test_third_party_dependencies_come_from_the_cache_and_else_from_the_index(
 
     for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
         monkeypatch.setenv(proxy, "http://127.0.0.1:9")
-    monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.setenv(proxy.lower(), "http://127.0.0.1:9")
+    for exempt in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(exempt, raising=False)
     again = smoke_install(
         "churn-fixture-epsilon", wheels, tmp_path / "offline" / "venv", python=sys.executable
     )
