@@ -4,7 +4,8 @@ Runs the library's refresh (ingest, validation with quarantine, featurization, r
 bronze/quarantine/labels/reference replace and the feature-table MERGE) on Spark ``local[2]`` with
 Delta, in a throw-away CHURN_HOME, and reports rows/s and peak memory (this process + the JVM +
 Python workers). Each input is refreshed twice: the second run is the idempotent rerun (MERGE
-that changes nothing).
+that changes nothing). Each run also reports how many Spark jobs it ran and how its seconds
+split between them and the driver's work around them (from Spark's event log, _spark_jobs.py).
 
     uv run python benchmarks/feature_refresh.py --rows 1000000 --out feature_refresh.json
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _peak_memory import sample_peak
+from _spark_jobs import enable_event_log, job_time
 
 
 def main() -> None:
@@ -43,6 +45,7 @@ def main() -> None:
         generate_seconds = time.perf_counter() - started
         print(f"generated {args.rows:,} synthetic customers in {generate_seconds:.1f}s")
 
+        enable_event_log(home / "spark-events")
         spark = LocalPlatform(home).spark(master="local[2]", app_name="bench-feature-refresh")
         store = DeltaFeatureStore(spark)
         for label, source, db in (("real", "vendored", "real"), ("synthetic", synthetic, "syn")):
@@ -51,9 +54,9 @@ def main() -> None:
             )
             for attempt in ("first", "rerun"):
                 with sample_peak() as peak:
-                    t0 = time.perf_counter()
+                    t0, wall_start = time.perf_counter(), time.time()
                     result = refresh_feature_tables(spark, store, tables, source=source)
-                    seconds = time.perf_counter() - t0
+                    seconds, wall_end = time.perf_counter() - t0, time.time()
                 rows = result.report.rows_read
                 row = {
                     "input": label,
@@ -66,12 +69,15 @@ def main() -> None:
                     "features_changed": result.features_write.rows_inserted
                     + result.features_write.rows_updated
                     + result.features_write.rows_deleted,
+                    **job_time(home / "spark-events", wall_start, wall_end),
                 }
                 results.append(row)
                 print(
                     f"{label:>9} {attempt:>5}: {rows:>9,} rows in {seconds:6.1f}s = "
                     f"{row['rows_per_second']:>7,} rows/s, peak RSS {row['peak_rss_mib']:,} MiB, "
-                    f"feature rows changed {row['features_changed']:,}"
+                    f"feature rows changed {row['features_changed']:,}; "
+                    f"{row['spark_jobs']} Spark jobs busy {row['seconds_in_spark_jobs']}s, "
+                    f"{row['seconds_between_jobs']}s between them"
                 )
         spark.stop()
     report = {
