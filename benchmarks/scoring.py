@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["spark_floor"]["seconds"] / results["spark_floor_join"]["seconds"], 3
             ),
         },
-        # The same ratio within each repeat (the three methods back to back), then the median:
+        # The same ratio within each repeat (the three methods' runs of one round), then the median:
         # on a noisy 2-core machine the JVM-bound runs drift by ±30 % between repeats, and
         # medians taken per method can pair one repeat's ours with another's floor.
         "ours_over_floor_plus_limit_per_repeat": paired(runs),
