@@ -165,32 +165,43 @@ class ValidationReport:
 
 
 def summarize(flagged: DataFrame) -> ValidationReport:
-    """One pass over the flagged rows: counts, and counts per reason."""
-    totals = flagged.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.when(F.size(REASONS_COLUMN) > 0, 1).otherwise(0)).alias("bad"),
-        F.sum(
-            F.when(
-                (F.size(REASONS_COLUMN) == 0) & _blank(F.col("`TotalCharges`")),
-                1,
-            ).otherwise(0)
-        ).alias("imputed"),
-    ).first()
-    assert totals is not None
-    per_reason = (
-        flagged.select(F.explode(REASONS_COLUMN).alias("reason"))
-        .groupBy("reason")
-        .count()
+    """Counts, and counts per reason, in one Spark query.
+
+    Each row explodes into one row per reason (a valid row into one row with a null reason); a
+    row's first exploded row counts it once, so a single group-by gives the totals and the
+    per-reason counts together.
+    """
+    exploded = flagged.select(
+        F.posexplode_outer(REASONS_COLUMN).alias("position", "reason"),
+        F.col("`TotalCharges`").alias("total_charges"),
+    )
+    groups = (
+        exploded.groupBy("reason")
+        .agg(
+            F.count(F.lit(1)).alias("exploded"),
+            F.sum(F.when(F.coalesce(F.col("position"), F.lit(0)) == 0, 1).otherwise(0)).alias(
+                "rows"
+            ),
+            F.sum(F.when(_blank(F.col("total_charges")), 1).otherwise(0)).alias("blank_charges"),
+        )
         .collect()
     )
-    by_column = {row["reason"]: int(row["count"]) for row in per_reason}
+    rows_read = rows_quarantined = imputed = 0
+    by_column: dict[str, int] = {}
+    for group in groups:
+        rows_read += int(group["rows"])
+        if group["reason"] is None:
+            imputed = int(group["blank_charges"])
+        else:
+            rows_quarantined += int(group["rows"])
+            by_column[group["reason"]] = int(group["exploded"])
     by_code: Counter[str] = Counter()
     for reason, count in by_column.items():
         by_code[reason.split(":", 1)[0]] += count
     return ValidationReport(
-        rows_read=int(totals["rows"]),
-        rows_quarantined=int(totals["bad"] or 0),
-        total_charges_imputed=int(totals["imputed"] or 0),
+        rows_read=rows_read,
+        rows_quarantined=rows_quarantined,
+        total_charges_imputed=imputed,
         by_reason=dict(by_code),
         by_reason_column=dict(sorted(by_column.items())),
     )
