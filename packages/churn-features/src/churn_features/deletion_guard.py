@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from churn_features.contract import KEY
 from churn_features.errors import TooManyDeletionsError
@@ -64,9 +65,19 @@ def check_customer_loss(
         )
     if current is None:
         return CustomerLoss(previous=0, deleted=0)
-    previous_keys = current.select(key)
-    previous = previous_keys.count()
-    deleted = previous_keys.join(incoming.select(key), on=key, how="left_anti").count()
+    # One query for both numbers: every current key, marked when the source still has it.
+    still_there = incoming.select(key).distinct().withColumn("_still_there", F.lit(True))
+    counts = (
+        current.select(key)
+        .join(still_there, on=key, how="left")
+        .agg(
+            F.count(F.lit(1)).alias("previous"),
+            F.count(F.when(F.col("_still_there").isNull(), 1)).alias("deleted"),
+        )
+        .first()
+    )
+    assert counts is not None
+    previous, deleted = int(counts["previous"]), int(counts["deleted"])
     loss = CustomerLoss(previous=previous, deleted=deleted)
     if loss.fraction > guard.max_deleted_fraction:
         raise TooManyDeletionsError(
