@@ -42,6 +42,40 @@ def test_merge_is_idempotent_and_tracks_changes(
     assert store.table_version(name) == changed.version
 
 
+def test_the_first_write_of_a_new_table_commits_what_a_merge_would(
+    spark: SparkSession, store: DeltaFeatureStore, database: str
+) -> None:
+    """A new table takes its first rows in one overwrite: the rows, counts and change feed a MERGE
+    into an empty table gives, columns matched by name, the key still NOT NULL; later writes
+    MERGE."""
+    name = f"{database}.first_write"
+    schema = spark.createDataFrame([], SCHEMA).schema
+    store.create_table(name, ["customer_id"], schema, "test features")
+    reordered = spark.createDataFrame(
+        [(1, "One year", "a"), (2, None, "b")], "tenure int, contract string, customer_id string"
+    )
+    first = store.write_table(name, reordered)
+    assert (first.rows_inserted, first.rows_updated, first.rows_deleted) == (2, 0, 0)
+    assert first.version == 1 == store.table_version(name)
+    assert sorted(tuple(r) for r in spark.table(name).collect()) == [
+        ("a", 1, "One year"),
+        ("b", 2, None),
+    ]
+    changes = spark.sql(f"SELECT customer_id, _change_type FROM table_changes('{name}', 1)")
+    assert sorted(tuple(r) for r in changes.collect()) == [("a", "insert"), ("b", "insert")]
+    key = next(f for f in spark.table(name).schema.fields if f.name == "customer_id")
+    assert key.nullable is False
+
+    second = store.write_table(
+        name, spark.createDataFrame([("a", 1, "One year"), ("b", 3, None)], SCHEMA)
+    )
+    assert (second.rows_inserted, second.rows_updated, second.rows_deleted) == (0, 1, 0)
+    operations = [
+        r["operation"] for r in spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
+    ]
+    assert operations == ["CREATE TABLE", "WRITE", "MERGE"]
+
+
 class FakeFeatureEngineeringClient:
     """Stands in for databricks-feature-engineering's client (Databricks-only), answering
     ``get_table`` with what Unity Catalog holds: a FeatureTable whose ``primary_keys`` are the

@@ -126,17 +126,25 @@ CHANGE_DATA_FEED_PROPERTY = "delta.enableChangeDataFeed"
 
 
 def merge_by_key(spark: SparkSession, name: str, df: DataFrame, keys: Sequence[str]) -> TableWrite:
-    """One Delta MERGE making table ``name`` hold exactly ``df``: new keys inserted, changed rows
+    """One Delta commit making table ``name`` hold exactly ``df``: new keys inserted, changed rows
     updated, keys absent from ``df`` deleted; the counts are the commit's own metrics. Both
-    stores write through it (a Unity Catalog feature table is a Delta table with a key)."""
+    stores write through it (a Unity Catalog feature table is a Delta table with a key).
+
+    A table with no data file yet (just created, or every row deleted) takes ``df`` in one
+    overwrite: the same rows, counts and change feed as a MERGE into nothing, without the
+    MERGE's join and its second pass over the source."""
     target = DeltaTable.forName(spark, name)
-    missing = sorted(set(target.toDF().columns) - set(df.columns))
+    columns = target.toDF().columns
+    missing = sorted(set(columns) - set(df.columns))
     if missing:
         raise FeatureTableError(
             f"Rows written to {name} lack column(s) {missing}.\n"
             "  fix: produce every column of the feature table"
         )
-    values = [c for c in target.toDF().columns if c not in keys]
+    if _has_no_data_file(target):
+        df.select(*[f"`{c}`" for c in columns]).write.insertInto(name, overwrite=True)
+        return _table_write(name, target, inserted_metric="numOutputRows")
+    values = [c for c in columns if c not in keys]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "false"
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     (
@@ -147,13 +155,23 @@ def merge_by_key(spark: SparkSession, name: str, df: DataFrame, keys: Sequence[s
         .whenNotMatchedBySourceDelete()
         .execute()
     )
-    last = target.history(1).first()
+    return _table_write(name, target, inserted_metric="numTargetRowsInserted")
+
+
+def _has_no_data_file(table: DeltaTable) -> bool:
+    detail = table.detail().first()
+    return detail is not None and int(detail["numFiles"] or 0) == 0
+
+
+def _table_write(name: str, table: DeltaTable, inserted_metric: str) -> TableWrite:
+    """The write as its Delta commit recorded it (version and operation metrics)."""
+    last = table.history(1).first()
     assert last is not None
     metrics = {k: int(v) for k, v in (last["operationMetrics"] or {}).items() if v.isdigit()}
     return TableWrite(
         table_name=name,
         version=int(last["version"]),
-        rows_inserted=metrics.get("numTargetRowsInserted", 0),
+        rows_inserted=metrics.get(inserted_metric, 0),
         rows_updated=metrics.get("numTargetRowsUpdated", 0),
         rows_deleted=metrics.get("numTargetRowsDeleted", 0),
         metrics=metrics,
