@@ -35,12 +35,19 @@ DEFAULT_BASELINE = "348b0bb"
 
 
 def _baseline_module(revision: str, path: str, name: str, into: Path) -> ModuleType:
-    text = subprocess.run(
+    shown = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{revision}:{SOURCE}/{path}"],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+        check=False,
+    )
+    if shown.returncode != 0:
+        raise SystemExit(
+            f"cannot read {SOURCE}/{path} at --baseline {revision}: {shown.stderr.strip()}\n"
+            "  fix: pass a revision this clone has (a shallow clone may lack it: git fetch "
+            "--unshallow)"
+        )
+    text = shown.stdout
     file = into / f"{name}.py"
     file.write_text(text, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(name, file)
