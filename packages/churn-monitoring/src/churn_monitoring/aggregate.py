@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,14 +119,49 @@ def baseline_grids(
                 grids[c] = distinct
     large = [c for c in columns if c not in grids]
     if large:
-        probabilities = [i / max_grid for i in range(1, max_grid + 1)]
         row = clean.agg(
-            *[F.percentile_approx(c, probabilities, 10 * max_grid).alias(c) for c in large]
+            *[_percentiles(c, max_grid, accuracy=10 * max_grid).alias(c) for c in large]
         ).first()
         assert row is not None
         for c in large:
             grids[c] = np.unique(np.asarray(row[c] or [], dtype=np.float64))
     return grids
+
+
+def _percentiles(column: str, max_grid: int, accuracy: int) -> Column:
+    """``percentile_approx`` at 1/max_grid, 2/max_grid, ..., 1: the same doubles as Python's
+    ``i / max_grid``, sent as one SQL array literal (``repr`` round-trips a double exactly).
+    ``F.percentile_approx`` with a Python list sends each probability as its own literal:
+    3 Py4J calls apiece, about 1 s per column of a 1,000-point grid."""
+    probabilities = ", ".join(f"{i / max_grid!r}D" for i in range(1, max_grid + 1))
+    return F.expr(f"percentile_approx(`{column}`, array({probabilities}), {accuracy})")
+
+
+def _bucketizer(columns: Sequence[str], buckets: dict[str, _Buckets]) -> Any:
+    """A Bucketizer of ``columns`` into ``bucket:<column>``, its splits set in the JVM from one
+    JSON text. Passed as a Python list, pyspark converts the splits element by element, one Py4J
+    call each: about 2 s per profile pass for 25 grids of up to 1,000 points."""
+    import json
+
+    from pyspark.ml.feature import Bucketizer
+
+    bucketizer = Bucketizer(
+        inputCols=list(columns),
+        outputCols=[f"bucket:{c}" for c in columns],
+        handleInvalid="keep",
+    )
+    # Spark ML's own JSON form of a Double[][] param, infinities as "-Inf"/"Inf"
+    # (DoubleParam.jsonEncode); other doubles by repr, which round-trips exactly.
+    encoded = json.dumps(
+        [
+            [("-Inf" if x < 0 else "Inf") if math.isinf(x) else x for x in buckets[c].splits]
+            for c in columns
+        ]
+    )
+    java = bucketizer._java_obj
+    param = java.getParam("splitsArray")
+    java.set(param, param.jsonDecode(encoded))
+    return bucketizer
 
 
 def _clean_numeric(column: str) -> Column:
@@ -170,8 +206,6 @@ def profile_cells(
     rows: DataFrame, spec: MonitorSpec, grids: dict[str, FloatArray], windowed: bool = True
 ) -> pd.DataFrame:
     """One aggregation over ``rows``: counts per (window, slices, column, bucket/category)."""
-    from pyspark.ml.feature import Bucketizer
-
     numeric = list(spec.numeric_columns)
     buckets = {c: _Buckets.of(grids[c]) for c in numeric}
     prepared = rows.select(
@@ -193,12 +227,7 @@ def profile_cells(
             else F.lit(None).cast("double")
         ).alias(EXPECTED_LOSS_BASE),
     )
-    bucketed = Bucketizer(
-        splitsArray=[buckets[c].splits for c in numeric],
-        inputCols=numeric,
-        outputCols=[f"bucket:{c}" for c in numeric],
-        handleInvalid="keep",
-    ).transform(prepared)
+    bucketed = _bucketizer(numeric, buckets).transform(prepared)
     entries = [
         *[f"'{c}', CAST(`bucket:{c}` AS INT), CAST(NULL AS STRING), `{c}`" for c in numeric],
         *[f"'{c}', CAST(NULL AS INT), `{c}`, CAST(NULL AS DOUBLE)" for c in spec.categorical],
@@ -293,57 +322,149 @@ def summarise(
     spec: MonitorSpec,
     grids: dict[str, FloatArray],
 ) -> dict[tuple[datetime | None, str | None, str | None], WindowSummary]:
-    """Summaries per (window start, slice key, slice value), the overall view included."""
+    """Summaries per (window start, slice key, slice value), the overall view included: windows
+    in the order the cells first hold them, each with its overall view, then each slice's values
+    present in it, sorted."""
     # The same buckets profile_cells used (a function of the grid). Not carried in
     # ``DataFrame.attrs``: pandas deep-copies attrs into every frame derived from it, which
     # made each groupby and column access copy every grid (minutes per monitoring run).
     buckets = {c: _Buckets.of(grids[c]) for c in spec.numeric_columns}
     out: dict[tuple[datetime | None, str | None, str | None], WindowSummary] = {}
-    windows = cells[WINDOW_START].drop_duplicates().tolist() if len(cells) else []
-    for window in windows:
-        in_window = cells[_same_window(cells[WINDOW_START], window)]
-        for (key, value), part in _slice_groups(in_window, spec):
-            start = None if pd.isna(window) else pd.Timestamp(window).to_pydatetime()
-            summary = WindowSummary(start, key, value)
-            by_column = {name: g for name, g in part.groupby("column_name")}
-            for c in spec.numeric_columns:
-                g = by_column.get(c)
-                summary.columns[c] = (
-                    _numeric(g, grids[c], buckets[c]) if g is not None else empty_numeric(grids[c])
-                )
-            for c in spec.categorical:
-                g = by_column.get(c)
-                summary.columns[c] = _categorical(g) if g is not None else CategoricalCounts()
-            if (g := by_column.get(PREDICTED_POSITIVE)) is not None:
-                summary.row_count = float(g["n"].sum())
-                valid = g["s"].notna()
-                counted = float(g.loc[valid, "n"].sum())
-                summary.predicted_positive_rate = (
-                    float(g["s"].sum()) / counted if counted else float("nan")
-                )
-            if (g := by_column.get(EXPECTED_LOSS_BASE)) is not None and g["s"].notna().any():
-                summary.probability_x_charges = float(g["s"].sum())
-            out[(start, key, value)] = summary
+    if len(cells):
+        _summarise_cells(out, _Cells.of(cells), spec, grids, buckets)
     if performance is not None and len(performance):
         for window in performance[WINDOW_START].drop_duplicates().tolist():
             in_window = performance[_same_window(performance[WINDOW_START], window)]
-            start = None if pd.isna(window) else pd.Timestamp(window).to_pydatetime()
+            start = _window_start(window)
             for (key, value), part in _slice_groups(in_window, spec):
                 if (start, key, value) in out:
                     out[(start, key, value)].performance = _performance(part)
     return out
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """The aggregated cells as numpy arrays, with the rows of each (window, column) group.
+
+    Thousands of summaries (window x slice value x column) are built from one frame of cells:
+    indexing numpy arrays by precomputed row positions costs microseconds a summary, where
+    filtering and grouping the frame in pandas cost milliseconds (seconds per monitoring run).
+    """
+
+    windows: list[Any]  # distinct window starts, in order of first appearance
+    window: np.ndarray  # per row: index into ``windows``
+    column: np.ndarray  # column_name
+    slices: dict[str, np.ndarray]  # slice column -> per-row slice value (None when null)
+    bucket: np.ndarray  # bucket as int64 (0 where null)
+    has_bucket: np.ndarray
+    category: np.ndarray
+    has_category: np.ndarray
+    n: np.ndarray
+    s: np.ndarray
+    s2: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame) -> _Cells:
+        window, windows = pd.factorize(cells[WINDOW_START], use_na_sentinel=False)
+        bucket = cells["bucket"]
+        return cls(
+            windows=list(windows),
+            window=window,
+            column=cells["column_name"].to_numpy(object),
+            slices={
+                name: cells[name].to_numpy(object)
+                for name in cells.columns
+                if name.startswith("slice:")
+            },
+            bucket=bucket.fillna(0).to_numpy(np.int64),
+            has_bucket=bucket.notna().to_numpy(),
+            category=cells["category"].to_numpy(object),
+            has_category=cells["category"].notna().to_numpy(),
+            n=cells["n"].to_numpy(np.float64),
+            s=cells["s"].to_numpy(np.float64),
+            s2=cells["s2"].to_numpy(np.float64),
+            lo=cells["lo"].to_numpy(np.float64),
+            hi=cells["hi"].to_numpy(np.float64),
+        )
+
+    def groups(self, rows: np.ndarray) -> dict[tuple[int, str], np.ndarray]:
+        """Positions of ``rows`` (ascending) per (window index, column name), in row order."""
+        keys = pd.DataFrame({"w": self.window[rows], "c": self.column[rows]})
+        return {
+            (int(w), str(c)): rows[positions]
+            for (w, c), positions in keys.groupby(["w", "c"], sort=False).indices.items()
+        }
+
+
+def _views(cells: _Cells, spec: MonitorSpec) -> Iterator[tuple[SliceKey, np.ndarray]]:
+    """The overall view, then each slice value (sorted) with the positions of its rows."""
+    every = np.arange(len(cells.window))
+    yield OVERALL, every
+    for s in spec.slices:
+        values = cells.slices[f"slice:{s}"]
+        present = pd.notna(values)
+        for value in sorted(set(values[present].tolist())):
+            yield (s, str(value)), every[present & (values == value)]
+
+
+def _summarise_cells(
+    out: dict[tuple[datetime | None, str | None, str | None], WindowSummary],
+    cells: _Cells,
+    spec: MonitorSpec,
+    grids: dict[str, FloatArray],
+    buckets: dict[str, _Buckets],
+) -> None:
+    views = []
+    for view, rows in _views(cells, spec):
+        groups = cells.groups(rows)
+        views.append((view, groups, {w for w, _ in groups}))
+    for w, window in enumerate(cells.windows):
+        start = _window_start(window)
+        for (key, value), groups, windows in views:
+            if w not in windows:  # no row of this slice value in this window
+                continue
+            summary = WindowSummary(start, key, value)
+            for c in spec.numeric_columns:
+                rows = groups.get((w, c))
+                summary.columns[c] = (
+                    _numeric(cells, rows, grids[c], buckets[c])
+                    if rows is not None
+                    else empty_numeric(grids[c])
+                )
+            for c in spec.categorical:
+                rows = groups.get((w, c))
+                summary.columns[c] = (
+                    _categorical(cells, rows) if rows is not None else CategoricalCounts()
+                )
+            if (rows := groups.get((w, PREDICTED_POSITIVE))) is not None:
+                n, positive = cells.n[rows], cells.s[rows]
+                summary.row_count = float(n.sum())
+                counted = float(n[~np.isnan(positive)].sum())
+                summary.predicted_positive_rate = (
+                    float(np.nansum(positive)) / counted if counted else float("nan")
+                )
+            rows = groups.get((w, EXPECTED_LOSS_BASE))
+            if rows is not None and not np.isnan(cells.s[rows]).all():
+                summary.probability_x_charges = float(np.nansum(cells.s[rows]))
+            out[(start, key, value)] = summary
+
+
+def _window_start(window: Any) -> datetime | None:
+    return None if pd.isna(window) else pd.Timestamp(window).to_pydatetime()
+
+
 def _same_window(column: pd.Series, window: Any) -> pd.Series:
     return column.isna() if pd.isna(window) else column == window
 
 
-def _numeric(g: pd.DataFrame, grid: FloatArray, b: _Buckets) -> NumericHistogram:
+def _numeric(cells: _Cells, rows: np.ndarray, grid: FloatArray, b: _Buckets) -> NumericHistogram:
     k = len(grid)
-    valid = g[g["bucket"].notna()]
-    bucket = valid["bucket"].to_numpy(np.int64)
-    n = valid["n"].to_numpy(np.float64)
-    s = valid["s"].to_numpy(np.float64)
+    valid = rows[cells.has_bucket[rows]]
+    bucket = cells.bucket[valid]
+    n = cells.n[valid]
+    s = cells.s[valid]
     point = b.is_point[bucket]
     index = b.index[bucket]
     return NumericHistogram(
@@ -351,18 +472,29 @@ def _numeric(g: pd.DataFrame, grid: FloatArray, b: _Buckets) -> NumericHistogram
         points=np.bincount(index[point], weights=n[point], minlength=k)[:k].astype(np.float64),
         cells=np.bincount(index[~point], weights=n[~point], minlength=k + 1).astype(np.float64),
         cell_sums=np.bincount(index[~point], weights=s[~point], minlength=k + 1).astype(np.float64),
-        nulls=float(g.loc[g["bucket"].isna(), "n"].sum()),
-        sum_squares=float(valid["s2"].sum()),
-        minimum=float(valid["lo"].min()) if len(valid) else float("nan"),
-        maximum=float(valid["hi"].max()) if len(valid) else float("nan"),
+        nulls=float(cells.n[rows[~cells.has_bucket[rows]]].sum()),
+        sum_squares=float(np.nansum(cells.s2[valid])),
+        minimum=_nan_extreme(np.nanmin, cells.lo[valid]),
+        maximum=_nan_extreme(np.nanmax, cells.hi[valid]),
     )
 
 
-def _categorical(g: pd.DataFrame) -> CategoricalCounts:
-    valid = g[g["category"].notna()]
-    counts = valid.groupby("category")["n"].sum()
+def _nan_extreme(extreme: Any, values: np.ndarray) -> float:
+    """``extreme`` of the non-NaN values; NaN when there is none (pandas' min/max skipna)."""
+    known = values[~np.isnan(values)]
+    return float(extreme(known)) if len(known) else float("nan")
+
+
+def _categorical(cells: _Cells, rows: np.ndarray) -> CategoricalCounts:
+    known = cells.has_category[rows]
+    counts: dict[str, float] = {}
+    for category, n in zip(
+        cells.category[rows[known]].tolist(), cells.n[rows[known]].tolist(), strict=True
+    ):
+        counts[category] = counts.get(category, 0.0) + n
     return CategoricalCounts(
-        {str(k): float(v) for k, v in counts.items()}, float(g.loc[g["category"].isna(), "n"].sum())
+        {str(k): float(counts[k]) for k in sorted(counts)},
+        float(cells.n[rows[~known]].sum()),
     )
 
 
