@@ -159,6 +159,7 @@ def _bucketizer(columns: Sequence[str], buckets: dict[str, _Buckets]) -> Any:
         ]
     )
     java = bucketizer._java_obj
+    assert java is not None  # created with the Bucketizer
     param = java.getParam("splitsArray")
     java.set(param, param.jsonDecode(encoded))
     return bucketizer
@@ -392,10 +393,8 @@ class _Cells:
     def groups(self, rows: np.ndarray) -> dict[tuple[int, str], np.ndarray]:
         """Positions of ``rows`` (ascending) per (window index, column name), in row order."""
         keys = pd.DataFrame({"w": self.window[rows], "c": self.column[rows]})
-        return {
-            (int(w), str(c)): rows[positions]
-            for (w, c), positions in keys.groupby(["w", "c"], sort=False).indices.items()
-        }
+        indices: dict[Any, Any] = keys.groupby(["w", "c"], sort=False).indices
+        return {(int(w), str(c)): rows[positions] for (w, c), positions in indices.items()}
 
 
 def _views(cells: _Cells, spec: MonitorSpec) -> Iterator[tuple[SliceKey, np.ndarray]]:
@@ -417,8 +416,8 @@ def _summarise_cells(
     buckets: dict[str, _Buckets],
 ) -> None:
     views = []
-    for view, rows in _views(cells, spec):
-        groups = cells.groups(rows)
+    for view, in_view in _views(cells, spec):
+        groups = cells.groups(in_view)
         views.append((view, groups, {w for w, _ in groups}))
     for w, window in enumerate(cells.windows):
         start = _window_start(window)
@@ -426,6 +425,7 @@ def _summarise_cells(
             if w not in windows:  # no row of this slice value in this window
                 continue
             summary = WindowSummary(start, key, value)
+            rows: np.ndarray | None
             for c in spec.numeric_columns:
                 rows = groups.get((w, c))
                 summary.columns[c] = (
