@@ -48,21 +48,25 @@ def sync(session: nox.Session, *args: str) -> None:
     )
 
 
-def workspace(session: nox.Session) -> None:
-    """Everything: all members and the dev tools (the root `dev` group)."""
-    sync(session, "--all-packages")
+def workspace(session: nox.Session, *, runs_python_code: bool = True) -> None:
+    """Everything: all members and the dev tools (the root `dev` group).
+
+    ``runs_python_code=False``: a session that only reads the sources (ruff, mypy) skips the
+    sync's bytecode compilation (pyproject's ``compile-bytecode``), which only pays off in
+    processes that import the stack: about 25 s wall and 45 s of CPU for this environment."""
+    sync(session, "--all-packages", *([] if runs_python_code else ["--no-compile-bytecode"]))
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    workspace(session)
+    workspace(session, runs_python_code=False)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    workspace(session)
+    workspace(session, runs_python_code=False)
     session.run("mypy", *SOURCE_DIRS)
 
 
