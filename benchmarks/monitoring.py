@@ -54,6 +54,21 @@ def spark_session(home: Path) -> Any:
     return spark
 
 
+def synthetic_probability() -> Any:
+    """A churn probability made up from a few features (no model needed), rounded to 6 places."""
+    from pyspark.sql import functions as F
+
+    score = F.least(
+        F.lit(0.98),
+        F.lit(0.05)
+        + F.when(F.col("contract") == "Month-to-month", 0.35).otherwise(0.0)
+        + F.when(F.col("internet_service") == "Fiber optic", 0.15).otherwise(0.0)
+        + F.lit(0.2) * F.exp(-F.col("tenure") / 24.0)
+        + F.lit(0.1) * F.rand(7),
+    )
+    return F.round(score, 6)
+
+
 def build_rows(spark: Any, home: Path, rows: int, pool_rows: int) -> tuple[Any, Any]:
     """(baseline, scored) frames, both read back from Parquet."""
     from pyspark.sql import Window
@@ -67,15 +82,7 @@ def build_rows(spark: Any, home: Path, rows: int, pool_rows: int) -> tuple[Any, 
 
     csv = write_raw_csv(home / "pool.csv", pool_rows, seed=3)
     pool = build_features(typed_rows(flag_rows(read_raw(spark, csv))))
-    score = F.least(
-        F.lit(0.98),
-        F.lit(0.05)
-        + F.when(F.col("contract") == "Month-to-month", 0.35).otherwise(0.0)
-        + F.when(F.col("internet_service") == "Fiber optic", 0.15).otherwise(0.0)
-        + F.lit(0.2) * F.exp(-F.col("tenure") / 24.0)
-        + F.lit(0.1) * F.rand(7),
-    )
-    pool = pool.withColumn("churn_probability", F.round(score, 6))
+    pool = pool.withColumn("churn_probability", synthetic_probability())
     pool.repartition(2).write.mode("overwrite").parquet(str(home / "baseline"))
     baseline = spark.read.parquet(str(home / "baseline"))
     keyed = baseline.withColumn(

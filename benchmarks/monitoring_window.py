@@ -15,11 +15,9 @@ about it.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import io
 import re
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -30,7 +28,9 @@ from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _paired import parse_args, step_result
 from _report import emit
+from monitoring import synthetic_probability
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "churn_monitoring"
@@ -93,17 +93,7 @@ def build_inputs(spark: Any, home: Path) -> tuple[Any, Any, Any]:
         )
         return features.join(extra, "customer_id")
 
-    score = F.round(
-        F.least(
-            F.lit(0.98),
-            F.lit(0.05)
-            + F.when(F.col("contract") == "Month-to-month", 0.35).otherwise(0.0)
-            + F.when(F.col("internet_service") == "Fiber optic", 0.15).otherwise(0.0)
-            + F.lit(0.2) * F.exp(-F.col("tenure") / 24.0)
-            + F.lit(0.1) * F.rand(7),
-        ),
-        6,
-    )
+    score = synthetic_probability()
     cohort = generate_monthly_cohorts(1, 3900, seed=99)
     everyone = featurized(cohort, "training").drop("scoring_date")
     held_out = F.crc32("customer_id") % 13 < 3  # about 900 of 3,900, like a reference split
@@ -131,11 +121,7 @@ def spec(threshold: float = 0.5) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision to compare")
-    parser.add_argument("--rounds", type=int, default=8, help="paired rounds (first is warm-up)")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    args = parser.parse_args()
+    args = parse_args(__doc__, DEFAULT_BASELINE, default_rounds=8)
 
     import pandas as pd
 
@@ -177,20 +163,7 @@ def main() -> None:
                 seconds[arm_name].append(time.perf_counter() - started)
         spark.stop()
 
-    base, ours = seconds["baseline"][1:], seconds["this_tree"][1:]  # round 1 warms up
-    result = {
-        "step": "monitor (the window step)",
-        "baseline_median_seconds": round(statistics.median(base), 3),
-        "this_tree_median_seconds": round(statistics.median(ours), 3),
-        "paired_ratio_median": round(
-            statistics.median(b / a for a, b in zip(base, ours, strict=True)), 2
-        ),
-        "pairs": len(base),
-    }
-    print(
-        f"window step: baseline {result['baseline_median_seconds']:.3f}s, this tree "
-        f"{result['this_tree_median_seconds']:.3f}s, paired ratio {result['paired_ratio_median']}"
-    )
+    result = step_result("monitor (the window step)", seconds["baseline"], seconds["this_tree"])
     emit(
         {
             "benchmark": "monitoring_window",

@@ -12,9 +12,7 @@ calls in one JVM do not. The outputs of both are checked equal before anything i
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _paired import parse_args, step_result
 from _report import emit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,11 +59,7 @@ def _baseline_module(revision: str, path: str, name: str, into: Path) -> ModuleT
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision to compare")
-    parser.add_argument("--rounds", type=int, default=12, help="paired rounds (first is warm-up)")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    args = parser.parse_args()
+    args = parse_args(__doc__, DEFAULT_BASELINE, default_rounds=12)
 
     import churn_features.deletion_guard as guard_new
     import churn_features.store.delta as delta_new
@@ -130,25 +125,9 @@ def main() -> None:
                 seconds["first_write"][arm_name].append(first_write(arm)[1])
         spark.stop()
 
-    results = []
-    for label, arms in seconds.items():
-        base, ours = arms["baseline"][1:], arms["this_tree"][1:]  # round 1 warms up
-        results.append(
-            {
-                "step": label,
-                "baseline_median_seconds": round(statistics.median(base), 3),
-                "this_tree_median_seconds": round(statistics.median(ours), 3),
-                "paired_ratio_median": round(
-                    statistics.median(b / a for a, b in zip(base, ours, strict=True)), 2
-                ),
-                "pairs": len(base),
-            }
-        )
-        print(
-            f"{label:>20}: baseline {results[-1]['baseline_median_seconds']:.3f}s, "
-            f"this tree {results[-1]['this_tree_median_seconds']:.3f}s, "
-            f"paired ratio {results[-1]['paired_ratio_median']:.2f}"
-        )
+    results = [
+        step_result(label, arms["baseline"], arms["this_tree"]) for label, arms in seconds.items()
+    ]
     emit(
         {
             "benchmark": "refresh_steps",
