@@ -123,10 +123,11 @@ def promote_at_exit(plan: StartPlan) -> None:
 
 
 def warm(directory: Path | None = None) -> Path | None:
-    """Make sure the cache holds an archive: start a driver in a child process (Ivy's resolution
-    first if needed, then a recording run of a small Delta + Python-worker workload) until one
-    is promoted. Returns the archive (None when the cache is off). Run it once ahead of many
-    drivers (several jobs at once), so none of them pays for the recording."""
+    """Make sure the cache holds an archive: start a driver in a child process (one that only
+    resolves the jars with Ivy first if needed, then a recording run of a small Delta +
+    Python-worker workload) until one is promoted. Returns the archive (None when the cache is
+    off). Run it once ahead of many drivers (several jobs at once), so none of them pays for the
+    recording."""
     import subprocess
 
     directory = directory or cache_dir()
@@ -137,9 +138,9 @@ def warm(directory: Path | None = None) -> Path | None:
         plan = plan_start(directory)
         if plan.archive is not None:
             return plan.archive
-        subprocess.run(
-            [sys.executable, "-m", "churn_local_spark.warm", "--workload"], env=env, check=True
-        )
+        # a start that resolves the jars cannot record: it need not run the workload
+        child = "--resolve-jars" if state(directory) == "resolve jars" else "--workload"
+        subprocess.run([sys.executable, "-m", "churn_local_spark.warm", child], env=env, check=True)
     return plan_start(directory).archive
 
 

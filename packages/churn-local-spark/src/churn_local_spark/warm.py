@@ -1,9 +1,11 @@
 """``python -m churn_local_spark.warm``: fill the JVM class cache (see ``class_cache``).
 
-Run with no argument, it warms the cache: up to two child drivers, each running ``workload``.
-The children run this module with ``--workload``: a small job touching the classes churn jobs
-load (a Hive metastore; Delta create, append, merge, time travel; a join and an aggregate; an Arrow
-Python worker).
+Run with no argument, it warms the cache: up to two child drivers. One that only starts and
+stops Spark (``--resolve-jars``), while the cache has no jar list yet: Ivy resolves the Delta jars
+and ``local_spark`` saves them, and no archive can be recorded on that start (the jars are not yet
+on the class path). Then one that records, running ``workload`` (``--workload``): a small job
+touching the classes churn jobs load (a Hive metastore; Delta create, append, merge, time travel;
+a join and an aggregate; an Arrow Python worker).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def workload() -> None:
         spark.stop()
 
 
+def resolve_jars() -> None:
+    """Start a driver and stop it: its Ivy resolution is what the cache needs of it."""
+    from churn_local_spark import local_spark
+
+    with tempfile.TemporaryDirectory(prefix="churn-jvm-resolve-") as tmp:
+        local_spark("churn-jvm-resolve", warehouse_dir=f"{tmp}/warehouse").stop()
+
+
 def _arrow_workers_available() -> bool:
     """Arrow Python workers need pandas and pyarrow, which this package does not require (the
     jobs' environments have them): without them the archive just lacks those classes."""
@@ -58,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--workload"]:
         workload()
+        return 0
+    if args == ["--resolve-jars"]:
+        resolve_jars()
         return 0
     from churn_local_spark.class_cache import warm
 
