@@ -30,10 +30,6 @@ def outside_pytest_tmp() -> Path:
 def home() -> Iterator[Path]:
     home = outside_pytest_tmp()
     yield home
-    from pyspark.sql import SparkSession
-
-    if (spark := SparkSession.getActiveSession()) is not None:
-        spark.stop()  # this home's driver: the next module's jobs start one on their own home
     LocalOnlineStore(home).stop()
     shutil.rmtree(home, ignore_errors=True)
 
