@@ -109,8 +109,11 @@ def test_jobs_on_databricks_check_their_schema_instead_of_creating_it(
     from churn_jobs.context import require_schema
 
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    # pyspark's builder keeps the options of every earlier build in this process: an earlier
+    # module's Hive metastore (of its CHURN_HOME) would otherwise come along
     spark = (
         SparkSession.builder.master("local[1]")
+        .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
