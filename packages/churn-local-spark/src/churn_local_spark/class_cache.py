@@ -138,8 +138,8 @@ def warm(directory: Path | None = None) -> Path | None:
         plan = plan_start(directory)
         if plan.archive is not None:
             return plan.archive
-        # a start that resolves the jars cannot record: it need not run the workload
-        child = "--resolve-jars" if state(directory) == "resolve jars" else "--workload"
+        # no jar list yet (no class path): this start only resolves them, it cannot record
+        child = "--workload" if plan.class_path else "--resolve-jars"
         subprocess.run([sys.executable, "-m", "churn_local_spark.warm", child], env=env, check=True)
     return plan_start(directory).archive
 
