@@ -73,7 +73,11 @@ def local_spark(
         **SQL_SETTINGS,
     }
     java_options = [] if _collector_chosen_by_environment() else [DRIVER_GC]
-    if metastore_dir is not None:
+    if metastore_dir is None:
+        # Said explicitly: pyspark's builder keeps every earlier build's options in the process,
+        # so after a Hive session an unset catalog would silently be Hive again.
+        settings["spark.sql.catalogImplementation"] = "in-memory"
+    else:
         metastore = Path(metastore_dir)
         java_options.append(f"-Dderby.system.home={metastore.parent}")
         settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
