@@ -18,8 +18,7 @@ import sys
 from churn_local_spark import local_spark
 conf = {"spark.driver.extraJavaOptions": sys.argv[2]} if len(sys.argv) > 2 else None
 spark = local_spark("class-cache-test", warehouse_dir=sys.argv[1], conf=conf)
-spark.range(3).write.format("delta").saveAsTable("numbers")
-assert spark.table("numbers").count() == 3
+assert spark.range(3).count() == 3  # the JVM runs jobs (Delta's classes: every other Spark test)
 print("OPTIONS", spark.sparkContext.getConf().get("spark.driver.extraJavaOptions"))
 """
 
