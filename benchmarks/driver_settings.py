@@ -5,11 +5,11 @@ the JIT compiler (a Java Flight Recording of five refreshes: 54,555 compilations
 compiler-thread time in a 2-minute JVM). Settings that trade compiled speed for less compiling
 are candidates, to measure, not to assume:
 
-- ``default``: the driver as churn-local-spark starts it;
+- ``default``: the driver as churn-local-spark starts it (interpreted expressions, no
+  whole-stage code generation: ``CODEGEN_OFF``);
+- ``codegen``: Spark's own defaults (``CODEGEN_ON``: Janino-compiled stage and expression code);
 - ``c1_only``: ``-XX:TieredStopAtLevel=1`` (no C2: cheap compiles, slower code);
-- ``no_whole_stage``: ``spark.sql.codegen.wholeStage=false`` (no Janino-compiled stage code);
-- ``interpreted``: that and ``spark.sql.codegen.factoryMode=NO_CODEGEN`` (expressions are
-  interpreted too; an internal Spark setting).
+- ``codegen_stages_only``: whole-stage code on, expressions interpreted.
 
 Each arm is a fresh process (its own JVM) that runs ``--refreshes`` refreshes of the vendored data
 (the first creates the tables, the others are reruns); arms rotate their order each round, and
@@ -34,12 +34,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import emit
 
-NO_WHOLE_STAGE = {"spark.sql.codegen.wholeStage": "false"}
+from churn_local_spark import CODEGEN_ON
+
 ARMS: dict[str, dict[str, Any]] = {
     "default": {},
+    "codegen": {"sql": CODEGEN_ON},
     "c1_only": {"env": {"JDK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1"}},
-    "no_whole_stage": {"sql": NO_WHOLE_STAGE},
-    "interpreted": {"sql": {**NO_WHOLE_STAGE, "spark.sql.codegen.factoryMode": "NO_CODEGEN"}},
+    "codegen_stages_only": {"sql": {"spark.sql.codegen.wholeStage": "true"}},
 }
 RESULT = "RESULT "
 

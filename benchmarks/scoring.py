@@ -54,11 +54,16 @@ DB = "bench"
 def spark_session(home: Path, batch_rows: int) -> Any:
     """The local platform's session (Delta, loopback, 2 cores), with the Arrow batch size."""
     from churn_jobs.local_platform import LocalPlatform
+    from churn_local_spark import CODEGEN_ON
 
     spark = LocalPlatform(home).spark(
         master="local[2]", app_name="scoring-benchmark", shuffle_partitions=2
     )
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+    # Spark's code generation, as on Databricks: at a million rows it pays for its compiling
+    # (local drivers turn it off for the small data of jobs and tests; see churn-local-spark).
+    for key, value in CODEGEN_ON.items():
+        spark.conf.set(key, value)
     return spark
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from churn_local_spark import SQL_SETTINGS, local_spark
+from churn_local_spark import CODEGEN_OFF, CODEGEN_ON, SQL_SETTINGS, local_spark
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,49 @@ def test_python_workers_run_this_interpreter(spark: SparkSession) -> None:
     assert set(spark.sparkContext.parallelize([1, 2], 2).map(executable).collect()) == {
         sys.executable
     }
+
+
+def _compilations(spark: SparkSession) -> int:
+    metrics = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics  # type: ignore[union-attr]
+    return int(metrics.METRIC_COMPILATION_TIME().getCount())
+
+
+def _join_and_aggregate(spark: SparkSession, modulus: int, digit: str) -> list[tuple[int, int]]:
+    numbers = spark.range(1000).selectExpr(
+        "id", f"id % {modulus} AS k", f"CAST(id AS STRING) AS s{modulus}"
+    )
+    joined = numbers.join(numbers.groupBy("k").count(), "k").where(f"s{modulus} LIKE '%{digit}%'")
+    counted = joined.groupBy("k").agg(F.count("*").alias("n"))
+    return sorted((row["k"], row["n"]) for row in counted.collect())
+
+
+def _expected(modulus: int, digit: str) -> list[tuple[int, int]]:
+    return [
+        (k, sum(i % modulus == k and digit in str(i) for i in range(1000))) for k in range(modulus)
+    ]
+
+
+def test_queries_run_interpreted_without_compiling_code(spark: SparkSession) -> None:
+    """Code generation is off on a local driver (``CODEGEN_OFF``): a new join and aggregate
+    compiles next to nothing, where Spark's defaults compile a class per stage and expression.
+    (Different queries in the two modes: Spark caches what it compiled by source code.)"""
+    before = _compilations(spark)
+    assert _join_and_aggregate(spark, 7, "3") == _expected(7, "3")
+    interpreted = _compilations(spark) - before
+
+    for key, value in CODEGEN_ON.items():
+        spark.conf.set(key, value)
+    try:
+        before = _compilations(spark)
+        assert _join_and_aggregate(spark, 5, "4") == _expected(5, "4")
+        generated = _compilations(spark) - before
+    finally:
+        for key, value in CODEGEN_OFF.items():
+            spark.conf.set(key, value)
+    assert interpreted <= generated // 4, (
+        f"compiled {interpreted} classes, {generated} with codegen"
+    )
+    assert generated >= 5, "the counter should see Spark's generated classes"
 
 
 def _collectors(spark: SparkSession) -> list[str]:

@@ -27,6 +27,23 @@ LOOPBACK = "127.0.0.1"
 DRIVER_GC = "-XX:+UseParallelGC"
 _JVM_ENV_OPTIONS = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
 
+#: Spark's interpreted expressions instead of the Java it generates and compiles per query.
+#: At a local driver's data sizes code generation does not pay: a refresh of the vendored data
+#: compiles 110-170 classes (Spark's CodegenMetrics), and its rerun in the same JVM as many new
+#: ones again; none runs long enough to be JIT-compiled, while the interpreted expressions are a
+#: few shared classes the JIT compiles once. ``factoryMode`` is marked internal in Spark;
+#: ``NO_CODEGEN`` is the interpreted path its default (``FALLBACK``) takes whenever generated code
+#: fails to compile. Figures in the CHANGELOG.
+CODEGEN_OFF = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+#: Spark's defaults (what Databricks runs), for data large enough to pay for the compiling.
+CODEGEN_ON = {
+    "spark.sql.codegen.wholeStage": "true",
+    "spark.sql.codegen.factoryMode": "FALLBACK",
+}
+
 
 def local_spark(
     app_name: str,
@@ -37,13 +54,16 @@ def local_spark(
     shuffle_partitions: int = 2,
     metastore_dir: str | Path | None = None,
     ui: bool = False,
+    codegen: bool = False,
     conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Start (or get) a local SparkSession with Delta Lake, bound to loopback.
 
     ``metastore_dir``: a persistent Hive (Derby) metastore there, so tables outlive the process;
-    ``None`` keeps the in-memory catalog (fast; what tests use). ``conf`` adds or overrides
-    settings. ``local-cluster[...]`` masters (separate executor JVMs) work with the pip pyspark:
+    ``None`` keeps the in-memory catalog (fast; what tests use). ``codegen``: Spark's code
+    generation, off by default (``CODEGEN_OFF``); turn it on for data far larger than a local
+    driver's, e.g. to benchmark at scale. ``conf`` adds or overrides settings.
+    ``local-cluster[...]`` masters (separate executor JVMs) work with the pip pyspark:
     ``SPARK_HOME`` is pointed at it. The Delta jars come from Maven Central on the first start
     and are cached in ``~/.ivy2``.
     """
@@ -71,6 +91,8 @@ def local_spark(
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.databricks.delta.snapshotPartitions": "2",
         **SQL_SETTINGS,
+        # Both ways said explicitly: pyspark's builder keeps earlier builds' options.
+        **(CODEGEN_ON if codegen else CODEGEN_OFF),
     }
     java_options = [] if _collector_chosen_by_environment() else [DRIVER_GC]
     if metastore_dir is None:
