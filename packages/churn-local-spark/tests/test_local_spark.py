@@ -54,6 +54,43 @@ def test_python_workers_run_this_interpreter(spark: SparkSession) -> None:
     }
 
 
+def test_python_workers_import_pyspark_from_the_installed_package(spark: SparkSession) -> None:
+    """Not from the pyspark.zip Spark puts first on the workers' path (worker_daemon.py)."""
+
+    def origin(_: object) -> str:
+        import pyspark as worker_pyspark
+
+        return worker_pyspark.__file__ or ""
+
+    import pyspark
+
+    assert set(spark.sparkContext.parallelize([1, 2], 2).map(origin).collect()) == {
+        pyspark.__file__
+    }
+
+
+def test_the_daemon_drops_only_zips_whose_packages_are_installed(tmp_path: Path) -> None:
+    from churn_local_spark.worker_daemon import drop_installed_zips
+
+    site = tmp_path / "site-packages"
+    lib = site / "pyspark" / "python" / "lib"
+    (site / "pyspark").mkdir(parents=True)
+    (site / "pyspark" / "__init__.py").touch()
+    spark_zip, py4j_zip = str(lib / "pyspark.zip"), str(lib / "py4j-0.10.9.9-src.zip")
+    other_zip = str(tmp_path / "deps.zip")
+    # py4j is not installed here: its zip stays, as does any zip that is not Spark's
+    assert drop_installed_zips([spark_zip, py4j_zip, other_zip, str(site)]) == [
+        py4j_zip,
+        other_zip,
+        str(site),
+    ]
+    (site / "py4j").mkdir()
+    (site / "py4j" / "__init__.py").touch()
+    assert drop_installed_zips([spark_zip, py4j_zip, str(site)]) == [str(site)]
+    # without the installed packages on the path, pyspark's own daemon path is unchanged
+    assert drop_installed_zips([spark_zip, py4j_zip]) == [spark_zip, py4j_zip]
+
+
 def _compilations(spark: SparkSession) -> int:
     metrics = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics  # type: ignore[union-attr]
     return int(metrics.METRIC_COMPILATION_TIME().getCount())

@@ -38,6 +38,9 @@ CODEGEN_OFF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
+#: The Python workers' daemon: pyspark's, importing pyspark from the installed package rather
+#: than from the zip Spark puts first on the workers' path (see worker_daemon.py).
+WORKER_DAEMON = {"spark.python.daemon.module": "churn_local_spark.worker_daemon"}
 #: Spark's defaults (what Databricks runs), for data large enough to pay for the compiling.
 CODEGEN_ON = {
     "spark.sql.codegen.wholeStage": "true",
@@ -90,6 +93,7 @@ def local_spark(
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.databricks.delta.snapshotPartitions": "2",
+        **WORKER_DAEMON,
         **SQL_SETTINGS,
         # Both ways said explicitly: pyspark's builder keeps earlier builds' options.
         **(CODEGEN_ON if codegen else CODEGEN_OFF),
