@@ -188,6 +188,29 @@ def test_tampered_pipeline_with_an_untrusted_type_is_refused(
     assert load_pipeline_file(genuine / "artifacts" / PIPELINE_FILE) is not None
 
 
+def test_a_file_replaced_after_a_trusted_load_is_audited_again(
+    trained: TrainResult, tmp_path: Path
+) -> None:
+    """Loads remember audited bytes (serialization.py); the memory is keyed by content, so the
+    same path with tampered bytes is refused, and each load is a pipeline of its own."""
+    from churn_model.serialization import dump_pipeline
+
+    path = dump_pipeline(trained.pipeline, tmp_path / PIPELINE_FILE)
+    first, second = load_pipeline_file(path), load_pipeline_file(path)
+    assert first is not second
+    first.set_params(classifier__n_jobs=7)
+    assert second.get_params()["classifier__n_jobs"] != 7
+    rows = trained.X_test.head(50)
+    np.testing.assert_array_equal(second.predict_proba(rows), trained.pipeline.predict_proba(rows))
+
+    evil = trained.pipeline.__class__(
+        [("payload", FunctionTransformer(func=print)), *trained.pipeline.steps]
+    )
+    skops.io.dump(evil, path)
+    with pytest.raises(UntrustedModelError, match=r"untrusted type\(s\) \['builtins.print'"):
+        load_pipeline_file(path)
+
+
 def test_refuses_to_dump_a_pipeline_with_foreign_types(
     trained: TrainResult, tmp_path: Path
 ) -> None:
