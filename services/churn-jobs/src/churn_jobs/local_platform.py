@@ -74,8 +74,11 @@ class LocalPlatform:
         """Point MLflow tracking and registry at the SQLite store; returns the tracking URI."""
         import mlflow
 
+        from churn_jobs.mlflow_store import seed_store
+
         self.ensure_home()
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        seed_store(self.mlflow_db)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         return self.tracking_uri
