@@ -1,0 +1,89 @@
+"""Bytecode compiled once and shared by every environment that links the same source file.
+
+uv installs a package by hard-linking its files from uv's cache, so ``mlflow/__init__.py`` is one
+inode in every nox environment synced from that cache. Its compiled ``.pyc`` is the same too:
+same source, same interpreter, and a header that checks the source's mtime and size, which links
+share. Compiling at sync (uv's ``compile-bytecode``) did that work again in each environment: 14 s
+wall and 23 s of CPU for churn-jobs' test environment, and a CI run syncs twelve of them.
+
+A store is a flat directory of links to ``.pyc`` files, named after their source's device, inode,
+mtime and size. :func:`harvest` adds an environment's bytecode to it; :func:`seed` links into a new
+environment the bytecode of every source it shares with one harvested before. Whatever is left,
+uv's compilation compiles as usual (it skips files whose bytecode is up to date). A source
+with a different inode, or one touched since, has another key and is never seeded. Python writes
+bytecode by replacing the file, never in place, so no process can change what the store holds.
+
+Only the standard library: the noxfile imports this outside any environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+PYCACHE = "__pycache__"
+
+
+def seed(site_packages: Path, store: Path) -> int:
+    """Link the store's bytecode for each source under ``site_packages`` into its ``__pycache__``;
+    return how many files were linked (existing ones are kept)."""
+    if not store.is_dir():
+        return 0
+    tails: defaultdict[str, list[str]] = defaultdict(list)  # source key -> "cpython-311.pyc", ...
+    for entry in os.scandir(store):
+        key, _, tail = entry.name.partition(".")
+        tails[key].append(tail)
+    linked = 0
+    for source, key in _sources(site_packages):
+        for tail in tails.get(key, ()):
+            cache = source.parent / PYCACHE
+            cache.mkdir(exist_ok=True)
+            try:
+                os.link(store / f"{key}.{tail}", cache / f"{source.stem}.{tail}")
+            except FileExistsError:
+                continue
+            linked += 1
+    return linked
+
+
+def harvest(site_packages: Path, store: Path) -> int:
+    """Link each ``.pyc`` under ``site_packages`` whose source is beside it into the store;
+    return how many were new to it. Safe to run from several processes at once."""
+    store.mkdir(parents=True, exist_ok=True)
+    added = 0
+    for root, dirs, files in os.walk(site_packages):
+        if os.path.basename(root) != PYCACHE:
+            continue
+        dirs.clear()
+        for name in files:
+            stem, _, tail = name.partition(".")
+            if not tail.endswith(".pyc"):
+                continue
+            source = Path(root).parent / f"{stem}.py"
+            try:
+                key = _key(source)
+                os.link(os.path.join(root, name), store / f"{key}.{tail}")
+            except (FileNotFoundError, FileExistsError):
+                continue
+            added += 1
+    return added
+
+
+def _sources(site_packages: Path) -> Iterator[tuple[Path, str]]:
+    for root, dirs, files in os.walk(site_packages):
+        dirs[:] = [d for d in dirs if d != PYCACHE]
+        for name in files:
+            if name.endswith(".py"):
+                source = Path(root) / name
+                try:
+                    yield source, _key(source)
+                except FileNotFoundError:  # a dangling link
+                    continue
+
+
+def _key(source: Path) -> str:
+    """The source file's identity: a different file, or this one changed, has another key."""
+    stat = source.stat()
+    return f"{stat.st_dev}-{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"

@@ -1,0 +1,85 @@
+"""The noxfile's shared bytecode: a session links the .pyc of sources it shares (same inode) with
+an earlier session, compiles the rest, and Python takes the linked bytecode as up to date."""
+
+from __future__ import annotations
+
+import compileall
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from churn_release.shared_bytecode import harvest, seed
+
+TAG = sys.implementation.cache_tag  # e.g. cpython-311
+
+
+def environment(root: Path, cache: Path, names: list[str]) -> Path:
+    """A site-packages whose files are links to ``cache``'s, as uv installs from its cache."""
+    site = root / "site-packages"
+    for name in names:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        os.link(cache / name, site / name)
+    return site
+
+
+def test_a_second_environment_links_the_bytecode_of_the_sources_it_shares(tmp_path: Path) -> None:
+    cache = tmp_path / "uv-cache"
+    (cache / "pkg").mkdir(parents=True)
+    (cache / "pkg" / "__init__.py").write_text("VALUE = 41 + 1\n")
+    (cache / "pkg" / "shared.py").write_text("from pkg import VALUE\nDOUBLE = 2 * VALUE\n")
+    (cache / "broken.py").write_text("def broken(:\n")
+    first = environment(
+        tmp_path / "first", cache, ["pkg/__init__.py", "pkg/shared.py", "broken.py"]
+    )
+    store = tmp_path / "store"
+
+    assert seed(first, store) == 0, "nothing to seed from an empty store"
+    assert not compileall.compile_dir(first, quiet=2), "broken.py does not compile"
+    assert harvest(first, store) == 2
+    assert harvest(first, store) == 0, "a second harvest adds nothing"
+
+    second = environment(tmp_path / "second", cache, ["pkg/__init__.py", "pkg/shared.py"])
+    own = second / "pkg" / "own.py"  # same text as shared.py, but another file
+    own.write_text((cache / "pkg" / "shared.py").read_text())
+    assert seed(second, store) == 2
+    linked = second / "pkg" / "__pycache__" / f"shared.{TAG}.pyc"
+    harvested = first / "pkg" / "__pycache__" / f"shared.{TAG}.pyc"
+    assert linked.stat().st_ino == harvested.stat().st_ino
+    assert not (second / "pkg" / "__pycache__" / f"own.{TAG}.pyc").exists()
+
+    # Python takes the linked bytecode as up to date: an import that may write bytecode
+    # (PYTHONDONTWRITEBYTECODE empty) leaves it in place, and writes only own.py's
+    out = subprocess.run(
+        [sys.executable, "-c", "import pkg.shared, pkg.own; print(pkg.shared.DOUBLE)"],
+        env={**os.environ, "PYTHONPATH": str(second), "PYTHONDONTWRITEBYTECODE": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "84"
+    assert linked.stat().st_ino == harvested.stat().st_ino, "Python recompiled linked bytecode"
+    assert (second / "pkg" / "__pycache__" / f"own.{TAG}.pyc").is_file()
+
+
+def test_a_source_changed_since_the_harvest_is_never_seeded(tmp_path: Path) -> None:
+    cache = tmp_path / "uv-cache"
+    cache.mkdir()
+    (cache / "mod.py").write_text("X = 1\n")
+    first = environment(tmp_path / "first", cache, ["mod.py"])
+    store = tmp_path / "store"
+    compileall.compile_dir(first, quiet=2)
+    assert harvest(first, store) == 1
+
+    second = environment(tmp_path / "second", cache, ["mod.py"])
+    stat = (cache / "mod.py").stat()
+    os.utime(cache / "mod.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched since
+    assert seed(second, store) == 0
+    assert not (second / "__pycache__").exists()
+
+
+def test_bytecode_without_its_source_is_not_harvested(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    (site / "__pycache__").mkdir(parents=True)
+    (site / "__pycache__" / f"gone.{TAG}.pyc").write_bytes(b"orphan")
+    assert harvest(site, tmp_path / "store") == 0
