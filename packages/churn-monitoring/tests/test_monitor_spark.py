@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -25,7 +26,9 @@ from churn_monitoring.stattests import get_stattest
 from churn_monitoring.tables import (
     DRIFT_SCHEMA,
     PROFILE_SCHEMA,
+    WINDOW_KEY,
     read_monitor_rows,
+    to_frame,
     write_monitor_rows,
 )
 
@@ -215,3 +218,52 @@ def test_tables_are_replaced_per_window_never_duplicated(spark) -> None:
     )
     drift = read_monitor_rows(spark, "mon.p_drift_metrics", "1", "1 day")
     assert drift["unseen_categories"].notna().any()
+
+
+def test_monitor_rows_keep_their_values_and_utc_windows_in_any_local_time_zone(
+    spark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor's naive timestamps are UTC. A driver whose machine is in another zone stores
+    the same instants: window_start, in the session's UTC, is the window's key."""
+    rows = pd.DataFrame(
+        {
+            "window_start": [datetime(2026, 2, 1), datetime(2026, 2, 2)],
+            "window_end": [datetime(2026, 2, 2), datetime(2026, 2, 3)],
+            "granularity": ["1 day", "1 day"],
+            "model_version": ["7", "7"],
+            "column_name": ["contract", "tenure"],
+            "slice_key": [None, "contract"],
+            "slice_value": [None, "One year"],
+            "drift_type": [BASELINE, CONSECUTIVE],
+            "comparison_window_start": [None, datetime(2026, 2, 1)],
+            "js_distance": [0.25, np.nan],
+            "unseen_categories": [["Three year"], None],
+        }
+    )
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        frame = to_frame(spark, rows, DRIFT_SCHEMA)
+        got = (
+            frame.selectExpr(
+                "date_format(window_start, \"yyyy-MM-dd'T'HH:mm:ss\") AS start",
+                "date_format(comparison_window_start, \"yyyy-MM-dd'T'HH:mm:ss\") AS before",
+                "*",
+            )
+            .orderBy("start")
+            .collect()
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [(r.start, r[WINDOW_KEY], r.before) for r in got] == [
+        ("2026-02-01T00:00:00", "2026-02-01T00:00:00", None),
+        ("2026-02-02T00:00:00", "2026-02-02T00:00:00", "2026-02-01T00:00:00"),
+    ]
+    assert [(r.slice_key, r.slice_value, r.drift_type) for r in got] == [
+        (None, None, BASELINE),
+        ("contract", "One year", CONSECUTIVE),
+    ]
+    assert [r.js_distance for r in got] == [0.25, None]  # NaN is null, as Spark aggregates give
+    assert [r.unseen_categories for r in got] == [["Three year"], None]
+    assert all(r.computed_at is not None for r in got)

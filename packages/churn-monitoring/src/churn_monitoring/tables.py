@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
+    DataType,
     DoubleType,
     StringType,
     StructField,
@@ -68,24 +71,41 @@ def window_key(start: datetime) -> str:
 
 
 def to_frame(spark: SparkSession, rows: pd.DataFrame, schema: StructType) -> DataFrame:
-    """Monitor rows (pandas, from ``monitor``) as a Spark frame of the table's schema."""
-    computed_at = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
-    records = []
-    for row in rows.to_dict("records"):
-        row[WINDOW_KEY] = window_key(row["window_start"])
-        row["computed_at"] = computed_at
-        record = []
-        for f in schema.fields:
-            value = row.get(f.name)
-            if value is not None and not isinstance(value, list) and pd.isna(value):
-                value = None
-            elif isinstance(value, pd.Timestamp):
-                value = value.to_pydatetime()
-            elif isinstance(f.dataType, DoubleType) and value is not None:
-                value = float(value)
-            record.append(value)
-        records.append(tuple(record))
-    return spark.createDataFrame(records, schema)
+    """Monitor rows (pandas, from ``monitor``) as a Spark frame of the table's schema.
+
+    Handed to Spark as an Arrow table, which the JVM reads whatever the session's Arrow setting:
+    Python rows would be pickled and unpickled by an RDD job with Python workers of its own. The
+    monitor's naive timestamps are UTC, and say so here, so neither the machine's time zone (how
+    Spark reads a naive ``datetime``) nor the session's (a naive Arrow timestamp) shifts them."""
+    n = len(rows)
+    if n:
+        rows = rows.copy()
+        rows[WINDOW_KEY] = rows["window_start"].map(window_key)
+        rows["computed_at"] = pd.Timestamp.now(tz="UTC")
+    columns = {f.name: _arrow_column(rows.get(f.name), f.dataType, n) for f in schema.fields}
+    return spark.createDataFrame(pa.table(columns), schema)
+
+
+def _arrow_column(values: pd.Series | None, dtype: DataType, n: int) -> pa.Array:
+    """One column of monitor rows, missing values (None, NaN, NaT) as nulls."""
+    if isinstance(dtype, TimestampType):
+        kind = pa.timestamp("us", tz="UTC")
+        if values is None:
+            return pa.nulls(n, kind)
+        stamps = pd.to_datetime(values)
+        stamps = stamps.dt.tz_convert("UTC") if stamps.dt.tz else stamps.dt.tz_localize("UTC")
+        return pa.array(stamps.dt.floor("us"), type=kind)
+    if isinstance(dtype, DoubleType):
+        return pa.nulls(n, pa.float64()) if values is None else pa.array(values, pa.float64())
+    if isinstance(dtype, StringType):
+        return pa.nulls(n, pa.string()) if values is None else pa.array(values, pa.string())
+    if isinstance(dtype, ArrayType) and isinstance(dtype.elementType, StringType):
+        kind = pa.list_(pa.string())
+        if values is None:
+            return pa.nulls(n, kind)
+        lists = [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in values]
+        return pa.array(lists, kind)
+    raise TypeError(f"no Arrow conversion for monitor column type {dtype.simpleString()}")
 
 
 def write_monitor_rows(
@@ -101,7 +121,7 @@ def write_monitor_rows(
     """Replace the rows of (model version, granularity, windows) of ``table`` in one commit."""
     if not windows:
         return
-    frame = to_frame(spark, rows, schema) if len(rows) else spark.createDataFrame([], schema)
+    frame = to_frame(spark, rows, schema)
     keys = ", ".join(f"'{window_key(w)}'" for w in windows)
     predicate = (
         f"model_version = '{_quote(model_version)}' AND granularity = '{_quote(granularity)}' "
