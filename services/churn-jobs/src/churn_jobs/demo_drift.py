@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from rich.panel import Panel
 
@@ -103,7 +104,11 @@ def _request(job: str, env: str, **overrides: Any) -> JobRequest:
 
 def _write_keys(ctx: JobContext, ids: list[str]) -> None:
     spark = ctx.spark
-    frame = spark.createDataFrame([(i,) for i in ids], "customer_id string")
+    # pandas, which the local platform hands to the JVM as Arrow: a list of tuples would go
+    # through an RDD job and start Python workers of its own
+    frame = spark.createDataFrame(
+        pd.DataFrame({"customer_id": ids}, dtype=str), "customer_id string"
+    )
     frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(
         ctx.table(NEW_CUSTOMERS)
     )
