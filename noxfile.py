@@ -17,7 +17,7 @@ import nox
 
 # stdlib only, so importable here, outside any environment
 sys.path.insert(0, str(Path(__file__).parent / "tools" / "churn-release" / "src"))
-from churn_release.shared_bytecode import harvest, seed
+from churn_release.shared_bytecode import STORE_VARIABLE, harvest, seed
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -93,6 +93,7 @@ def typecheck(session: nox.Session) -> None:
 TEST_ENV = {
     "CHURN_JVM_CACHE": os.environ.get("CHURN_JVM_CACHE", "off"),
     "PYTHONDONTWRITEBYTECODE": "",
+    STORE_VARIABLE: str(BYTECODE_STORE),  # churn-release's wheel smoke venvs seed from it too
 }
 JVM_CACHE = ROOT / ".nox" / "jvm-cache"
 

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PYCACHE = "__pycache__"
+#: names the store to environments that tests make (churn_release.wheel_smoke seeds from it)
+STORE_VARIABLE = "CHURN_BYTECODE_STORE"
 
 
 def seed(site_packages: Path, store: Path) -> int:
