@@ -21,10 +21,8 @@ the report gives each arm's total per round and its median ratio to ``default`` 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _child import add_child_argument, report, run_child
 from _report import emit
 
 from churn_local_spark import CODEGEN_ON
@@ -42,7 +41,6 @@ ARMS: dict[str, dict[str, Any]] = {
     "c1_only": {"env": {"JDK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1"}},
     "codegen_stages_only": {"sql": {"spark.sql.codegen.wholeStage": "true"}},
 }
-RESULT = "RESULT "
 
 
 def child(arm: str, refreshes: int) -> None:
@@ -67,18 +65,12 @@ def child(arm: str, refreshes: int) -> None:
             rows = refresh_feature_tables(spark, store, tables).report.rows_read
             seconds.append(round(time.perf_counter() - t0, 2))
         spark.stop()
-    result = {"rows": rows, "spark_start": round(start_seconds, 2), "refreshes": seconds}
-    print(RESULT + json.dumps(result))
+    report({"rows": rows, "spark_start": round(start_seconds, 2), "refreshes": seconds})
 
 
 def run_arm(arm: str, refreshes: int) -> dict[str, Any]:
     env = {**os.environ, **ARMS[arm].get("env", {})}
-    command = [sys.executable, __file__, "--child", arm, "--refreshes", str(refreshes)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"arm {arm} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(lines[-1][len(RESULT) :])
+    result = run_child(__file__, arm, "--refreshes", str(refreshes), env=env)
     result["total"] = round(sum(result["refreshes"]), 2)
     return result
 
@@ -88,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--refreshes", type=int, default=4, help="per arm and round")
     parser.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
-    parser.add_argument("--child", choices=sorted(ARMS), help=argparse.SUPPRESS)
+    add_child_argument(parser, ARMS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.child:

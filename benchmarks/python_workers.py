@@ -13,10 +13,8 @@ ratio of churn's daemon to pyspark's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _child import add_child_argument, report, run_child
 from _report import emit
 
 #: each arm's ``spark.python.daemon.module`` ("" keeps ``local_spark``'s own)
 ARMS = {"pyspark_daemon": "pyspark.daemon", "churn_daemon": ""}
-RESULT = "RESULT "
 
 
 def _same(batches: Any) -> Any:
@@ -49,23 +47,18 @@ def child(arm: str, jobs: int) -> None:
             rows.mapInArrow(_same, rows.schema).count()
         seconds = time.perf_counter() - started
         spark.stop()
-    print(RESULT + json.dumps({"seconds": round(seconds, 3)}))
+    report({"seconds": round(seconds, 3)})
 
 
 def run_arm(arm: str, jobs: int) -> float:
-    command = [sys.executable, __file__, "--child", arm, "--jobs", str(jobs)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"arm {arm} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return float(json.loads(lines[-1][len(RESULT) :])["seconds"])
+    return float(run_child(__file__, arm, "--jobs", str(jobs))["seconds"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=20, help="timed jobs per arm and round")
-    parser.add_argument("--child", choices=sorted(ARMS), help=argparse.SUPPRESS)
+    add_child_argument(parser, ARMS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.child:
