@@ -156,6 +156,8 @@ def jvm_cache(session: nox.Session) -> None:
     workspace(session)
     locate = "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
     output = session.run("python", "-c", locate, silent=True)
+    if output is None:  # --install-only: the environment alone (see ci)
+        return
     spark_home = str(output).strip().splitlines()[-1]
     env = {**TEST_ENV, "CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home}
     session.run("python", "-m", "churn_local_spark.warm", env=env)
@@ -202,7 +204,8 @@ def ci(session: nox.Session) -> None:
     commonest failure) and the sessions in ``NO_SPARK`` run meanwhile. A failed lint or
     jvm_cache starts nothing more. Each session's output is printed whole when it ends, then a
     summary; any failure fails the run. ``CHURN_JVM_CACHE=off`` runs without the class archive
-    (churn-local-spark's tests first, in place of jvm_cache, to resolve the jars)."""
+    (churn-local-spark's tests first, in place of jvm_cache, to resolve the jars). Before any of
+    that, jvm_cache's environment is synced alone, so that every later one links its bytecode."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
@@ -224,6 +227,9 @@ def ci(session: nox.Session) -> None:
             spark_home = (JVM_CACHE / "spark-home.txt").read_text().strip()
             os.environ.update({"CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home})
 
+    # The workspace environment first, alone: the sessions' environments then link its bytecode
+    # (BYTECODE_STORE) instead of two starting together each compiling the same files.
+    _nox(session, "jvm_cache", "--install-only")
     after_setup = {names[n] for n in CI_ORDER if n not in NO_SPARK} - {setup}
     order = [setup, "lint", *(n for n in names.values() if n != setup)]
     results = _run_in_lanes(
@@ -246,8 +252,8 @@ def ci(session: nox.Session) -> None:
     _nox(session, "build")
 
 
-def _nox(session: nox.Session, name: str) -> None:
-    session.run(sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", name)
+def _nox(session: nox.Session, name: str, *options: str) -> None:
+    session.run(sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", name, *options)
 
 
 def _run_in_lanes(
