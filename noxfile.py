@@ -50,7 +50,7 @@ def sync(session: nox.Session, *args: str, runs_python_code: bool = True) -> Non
     gets that session's bytecode linked from BYTECODE_STORE (see churn_release.shared_bytecode),
     and uv's compilation, which skips up-to-date bytecode, compiles only the rest.
     ``runs_python_code=False``: a session that only reads the sources (ruff, mypy) compiles
-    nothing, which only pays off in processes that import the stack."""
+    nothing; bytecode only pays off in processes that import the stack."""
     command = ["uv", "sync", "--locked", *args]
     env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
     synced = session.run_install(*command, "--no-compile-bytecode", env=env, silent=True)
