@@ -13,6 +13,20 @@ import tempfile
 from pathlib import Path
 
 
+def jvm_arguments() -> tuple[int, tuple[str, ...]]:
+    """In a Python worker: the pid and command-line arguments of its executor's JVM, the nearest
+    ``java`` process above it (worker -> daemon -> JVM)."""
+    import os
+
+    pid = os.getpid()
+    while pid > 1:
+        proc = Path(f"/proc/{pid}")
+        if (proc / "comm").read_text().strip() == "java":
+            return pid, tuple((proc / "cmdline").read_bytes().decode().split("\0"))
+        pid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])  # the parent
+    raise RuntimeError("no java process above this Python worker")
+
+
 def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str) -> None:
     import mlflow
     import numpy as np
@@ -53,6 +67,9 @@ def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str)
         expected = load_model(model_uri).predict_proba(frame)
         diff = float(np.max(np.abs(np.array([got[k] for k in frame["customer_id"]]) - expected)))
         executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+        runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+        tasks = spark.sparkContext.parallelize(range(8), 8)
+        executor_jvms = dict(tasks.map(lambda _: jvm_arguments()).collect())
         result = {
             "executors": int(executors),
             "rows_written": summary.rows_written,
@@ -60,6 +77,8 @@ def main(tracking_uri: str, model_uri: str, table: str, location: str, out: str)
             "unknown_probability": got["NOPE-1"],
             "max_abs_diff": diff,
             "rows_expected": len(frame),
+            "driver_jvm_arguments": list(runtime.getInputArguments()),
+            "executor_jvm_arguments": [list(a) for a in executor_jvms.values()],
         }
     finally:
         spark.stop()
