@@ -9,7 +9,7 @@ import pytest
 from conftest import World
 from pyspark.sql import SparkSession
 
-from churn_local_spark.session import LOCAL_CLUSTER_JIT
+from churn_local_spark.session import DRIVER_GC, LOCAL_CLUSTER_JIT
 
 SCRIPT = Path(__file__).with_name("local_cluster_scoring.py")
 
@@ -35,7 +35,10 @@ def test_scoring_works_across_executor_processes(
     assert result["rows_without_features"] == 1
     assert result["unknown_probability"] is None
     assert result["max_abs_diff"] <= 1e-9
-    # short-lived JVMs sharing the machine's cores: the client compiler only (churn-local-spark)
+    # short-lived JVMs sharing the machine's cores: the client compiler only, and the executors
+    # the driver's collector (churn-local-spark)
     assert LOCAL_CLUSTER_JIT in result["driver_jvm_arguments"]
     assert len(result["executor_jvm_arguments"]) == 2
-    assert all(LOCAL_CLUSTER_JIT in args for args in result["executor_jvm_arguments"])
+    for args in result["executor_jvm_arguments"]:
+        assert LOCAL_CLUSTER_JIT in args
+        assert DRIVER_GC in args
