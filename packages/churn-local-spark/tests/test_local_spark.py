@@ -10,6 +10,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from churn_local_spark import CODEGEN_OFF, CODEGEN_ON, SQL_SETTINGS, local_spark
+from churn_local_spark.session import CLIENT_JIT, JIT_ENV
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +187,43 @@ from churn_local_spark import local_spark
 spark = local_spark("collector-test", warehouse_dir=sys.argv[1])
 management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
 print("COLLECTORS", sorted(str(b.getName()) for b in management.getGarbageCollectorMXBeans()))
+print("ARGUMENTS", list(management.getRuntimeMXBean().getInputArguments()))
 """
+
+
+def _jvm_arguments(spark: SparkSession) -> list[str]:
+    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory  # type: ignore[union-attr]
+    return [str(a) for a in management.getRuntimeMXBean().getInputArguments()]
+
+
+def test_the_driver_runs_the_client_compiler_only_when_the_environment_asks(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """CHURN_SPARK_JIT=client (CI's lanes set it): C1 only. This session has it exactly when
+    its environment asked; a child driver asked for it has it."""
+    import os
+    import subprocess
+
+    asked = os.environ.get(JIT_ENV, "").lower() == "client"
+    assert (CLIENT_JIT in _jvm_arguments(spark)) == asked
+    result = subprocess.run(
+        [sys.executable, "-c", COLLECTORS_CHILD, str(tmp_path / "warehouse")],
+        env={**os.environ, JIT_ENV: "client"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"'{CLIENT_JIT}'" in result.stdout.split("ARGUMENTS", 1)[1]
+
+
+def test_an_unknown_jit_choice_is_one_clear_error(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(JIT_ENV, "fast")
+    with pytest.raises(ValueError, match="CHURN_SPARK_JIT='fast' is not a JIT choice: set it to"):
+        local_spark("jit-test", warehouse_dir=tmp_path)
 
 
 def test_a_collector_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:

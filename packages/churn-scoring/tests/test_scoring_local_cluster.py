@@ -9,7 +9,7 @@ import pytest
 from conftest import World
 from pyspark.sql import SparkSession
 
-from churn_local_spark.session import DRIVER_GC, LOCAL_CLUSTER_JIT
+from churn_local_spark.session import CLIENT_JIT, DRIVER_GC
 
 SCRIPT = Path(__file__).with_name("local_cluster_scoring.py")
 
@@ -37,8 +37,8 @@ def test_scoring_works_across_executor_processes(
     assert result["max_abs_diff"] <= 1e-9
     # short-lived JVMs sharing the machine's cores: the client compiler only, and the executors
     # the driver's collector (churn-local-spark)
-    assert LOCAL_CLUSTER_JIT in result["driver_jvm_arguments"]
+    assert CLIENT_JIT in result["driver_jvm_arguments"]
     assert len(result["executor_jvm_arguments"]) == 2
     for args in result["executor_jvm_arguments"]:
-        assert LOCAL_CLUSTER_JIT in args
+        assert CLIENT_JIT in args
         assert DRIVER_GC in args

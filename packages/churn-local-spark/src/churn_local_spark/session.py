@@ -48,13 +48,16 @@ WORKER_DAEMON = {"spark.python.daemon.module": "churn_local_spark.worker_daemon"
 #: for that cost). Building a refresh's plans takes 5,045 round trips with it and 1,625 without
 #: (figures in the CHANGELOG). ``conf`` can turn it back on when debugging a query.
 CALL_SITES_OFF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
-#: The JIT of a ``local-cluster``'s JVMs (the driver and each executor): the client compiler (C1)
-#: only. They are short-lived and share this machine's few cores, where the server compiler's
-#: (C2) threads compete with the tasks and their code never runs long enough to pay that back:
-#: churn-scoring's local-cluster test (a driver and two executors on 2 cores) took 47-50 s with
-#: the default tiered JIT, 35-36 s with C1 on the executors, 32.5 s with C1 on all three (and
-#: then 27-28 s with the Parallel collector on the executors too, against 29-30 s with G1).
-LOCAL_CLUSTER_JIT = "-XX:TieredStopAtLevel=1"
+#: The client compiler (C1) only, for JVMs that are short-lived and share this machine's few
+#: cores with other JVMs: there the server compiler's (C2) threads compete with the tasks, and its
+#: code never runs long enough to pay that back. A ``local-cluster``'s driver and executors
+#: always run it: churn-scoring's local-cluster test (a driver and two executors on 2 cores) took
+#: 47-50 s with the default tiered JIT, 35-36 s with C1 on the executors, 32.5 s with C1 on all
+#: three (and then 27-28 s with the Parallel collector on the executors too, against 29-30 s with
+#: G1). ``local[*]`` drivers run it when ``CHURN_SPARK_JIT=client`` (``JIT_ENV``) is set, as CI's
+#: two lanes on 2 cores do; alone, a driver gained nothing from it (figures in the CHANGELOG).
+CLIENT_JIT = "-XX:TieredStopAtLevel=1"
+JIT_ENV = "CHURN_SPARK_JIT"
 #: Spark's defaults (what Databricks runs), for data large enough to pay for the compiling.
 CODEGEN_ON = {
     "spark.sql.codegen.wholeStage": "true",
@@ -126,10 +129,11 @@ def local_spark(
         settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
             f"jdbc:derby:;databaseName={metastore};create=true"
         )
+    if _client_jit_asked() or local_cluster:
+        java_options.append(CLIENT_JIT)
     if local_cluster:
-        java_options.append(LOCAL_CLUSTER_JIT)
         # the executors get the driver's collector too (each has one core and a small heap)
-        settings["spark.executor.extraJavaOptions"] = " ".join([*collector, LOCAL_CLUSTER_JIT])
+        settings["spark.executor.extraJavaOptions"] = " ".join([*collector, CLIENT_JIT])
     if java_options:
         settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
     settings.update(conf or {})
@@ -149,6 +153,17 @@ def local_spark(
         class_cache.save_jars(class_cache.cache_dir(), spark.conf.get("spark.jars", None))
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _client_jit_asked() -> bool:
+    value = os.environ.get(JIT_ENV, "").strip().lower()
+    if value not in ("", "client", "default"):
+        raise ValueError(
+            f"{JIT_ENV}={os.environ[JIT_ENV]!r} is not a JIT choice: set it to 'client' (the "
+            "client compiler only, for several Spark drivers on few cores) or 'default', or "
+            "unset it"
+        )
+    return value == "client"
 
 
 def _collector_chosen_by_environment() -> bool:
