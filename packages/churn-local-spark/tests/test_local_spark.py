@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from churn_local_spark import CODEGEN_OFF, CODEGEN_ON, SQL_SETTINGS, local_spark
-from churn_local_spark.session import CLIENT_JIT, JIT_ENV
+from churn_local_spark.session import CLIENT_JIT, JIT_ENV, SettingError
 
 
 @pytest.fixture(scope="module")
@@ -222,8 +222,9 @@ def test_an_unknown_jit_choice_is_one_clear_error(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(JIT_ENV, "fast")
-    with pytest.raises(ValueError, match="CHURN_SPARK_JIT='fast' is not a JIT choice: set it to"):
+    with pytest.raises(SettingError, match="CHURN_SPARK_JIT='fast' is not a JIT choice") as error:
         local_spark("jit-test", warehouse_dir=tmp_path)
+    assert error.value.fix.startswith("set it to 'client'")
 
 
 def test_a_collector_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:

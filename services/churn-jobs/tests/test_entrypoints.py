@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 
 from churn_jobs.request import JobRequest
@@ -31,3 +32,18 @@ def test_settings_file_and_bad_json(tmp_path: Path, runtime: RuntimeSettings) ->
     assert invalid.returncode == 2
     assert "runtime.experiment: Field required" in invalid.stderr
     assert "Traceback" not in invalid.stderr
+
+
+def test_a_spark_setting_the_local_platform_refuses_is_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """churn-local-spark refuses it before any JVM starts; the CLI prints problem and fix."""
+    from churn_jobs.errors import UserError
+    from churn_jobs.local_platform import LocalPlatform
+
+    monkeypatch.setenv("CHURN_SPARK_JIT", "fast")
+    with pytest.raises(UserError) as error:
+        LocalPlatform(tmp_path).spark()
+    assert error.value.problem == "CHURN_SPARK_JIT='fast' is not a JIT choice"
+    assert error.value.fix is not None
+    assert error.value.fix.startswith("set it to 'client'")

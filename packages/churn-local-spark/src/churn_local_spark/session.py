@@ -155,13 +155,22 @@ def local_spark(
     return spark
 
 
+class SettingError(ValueError):
+    """A local Spark setting from the environment that ``local_spark`` refuses, before any JVM
+    starts; ``problem`` and ``fix`` say what is wrong and what to set instead."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem, self.fix = problem, fix
+        super().__init__(f"{problem}: {fix}")
+
+
 def _client_jit_asked() -> bool:
     value = os.environ.get(JIT_ENV, "").strip().lower()
     if value not in ("", "client", "default"):
-        raise ValueError(
-            f"{JIT_ENV}={os.environ[JIT_ENV]!r} is not a JIT choice: set it to 'client' (the "
-            "client compiler only, for several Spark drivers on few cores) or 'default', or "
-            "unset it"
+        raise SettingError(
+            f"{JIT_ENV}={os.environ[JIT_ENV]!r} is not a JIT choice",
+            "set it to 'client' (the client compiler only, for several Spark drivers on few "
+            "cores) or 'default', or unset it",
         )
     return value == "client"
 

@@ -103,6 +103,7 @@ class LocalPlatform:
         later starts map a JVM class archive (churn-local-spark's ``class_cache``).
         """
         from churn_local_spark import local_spark
+        from churn_local_spark.session import SettingError
 
         self.ensure_home()
         log = self.logs_dir / "spark.log"
@@ -122,6 +123,10 @@ class LocalPlatform:
                         "spark.sql.adaptive.enabled": "true",
                     },
                 )
+        except SettingError as exc:  # refused before any JVM started (CHURN_SPARK_JIT...)
+            from churn_jobs.errors import UserError
+
+            raise UserError(exc.problem, exc.fix) from exc
         except Exception as exc:  # the JVM did not start: Java missing, jars unreachable...
             from churn_jobs.errors import UserError
 
