@@ -205,15 +205,8 @@ def ci(session: nox.Session) -> None:
     jvm_cache starts nothing more. Each session's output is printed whole when it ends, then a
     summary; any failure fails the run. ``CHURN_JVM_CACHE=off`` runs without the class archive
     (churn-local-spark's tests first, in place of jvm_cache, to resolve the jars). Before any of
-    that, jvm_cache's environment is synced alone, so that every later one links its bytecode.
-    With more than one lane, Spark drivers run the client compiler only (``CHURN_SPARK_JIT``)."""
+    that, jvm_cache's environment is synced alone, so that every later one links its bytecode."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
-    if lanes > 1:
-        # Several Spark drivers at once on a few cores: each runs the client compiler only
-        # (churn-local-spark's JIT_ENV). Two test modules side by side on 2 cores, both ways
-        # alternating: churn-jobs' crash test 147.9 and 138.1 s -> 106.4 and 98.9 s, beside
-        # churn-features' refresh tests 162.7 and 153.2 s -> 153.4 and 144.9 s.
-        os.environ.setdefault("CHURN_SPARK_JIT", "client")
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")

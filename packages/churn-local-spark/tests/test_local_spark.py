@@ -199,8 +199,8 @@ def _jvm_arguments(spark: SparkSession) -> list[str]:
 def test_the_driver_runs_the_client_compiler_only_when_the_environment_asks(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """CHURN_SPARK_JIT=client (CI's lanes set it): C1 only. This session has it exactly when
-    its environment asked; a child driver asked for it has it."""
+    """CHURN_SPARK_JIT=client: C1 only. This session has it exactly when its environment
+    asked; a child driver asked for it has it."""
     import os
     import subprocess
 

@@ -54,8 +54,9 @@ CALL_SITES_OFF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 #: always run it: churn-scoring's local-cluster test (a driver and two executors on 2 cores) took
 #: 47-50 s with the default tiered JIT, 35-36 s with C1 on the executors, 32.5 s with C1 on all
 #: three (and then 27-28 s with the Parallel collector on the executors too, against 29-30 s with
-#: G1). ``local[*]`` drivers run it when ``CHURN_SPARK_JIT=client`` (``JIT_ENV``) is set, as CI's
-#: two lanes on 2 cores do; alone, a driver gained nothing from it (figures in the CHANGELOG).
+#: G1). ``local[*]`` drivers run it when ``CHURN_SPARK_JIT=client`` (``JIT_ENV``) is set, for
+#: short drivers among others (churn-jobs' crash test sets it for its two). A long-lived driver
+#: loses by it, and one alone gains nothing (figures in the CHANGELOG).
 CLIENT_JIT = "-XX:TieredStopAtLevel=1"
 JIT_ENV = "CHURN_SPARK_JIT"
 #: Spark's defaults (what Databricks runs), for data large enough to pay for the compiling.
