@@ -42,29 +42,40 @@ def permutation_importance(
     from sklearn.metrics import roc_auc_score
 
     rows = len(features)
-    baseline = roc_auc_score(labels, model.predict_proba(features)[:, 1])
-    rng = np.random.default_rng(seed)
     columns = list(features.columns)
-    blocks = output_blocks(model, columns) if reuse_preprocessing else None
-    preprocessed = None
-    if blocks is not None:
-        preprocessed = model[:-1].transform(features)
-        if not isinstance(preprocessed, np.ndarray):  # sparse or a frame: no shortcut
-            blocks, preprocessed = None, None
+    shortcut = _preprocessed_once(model, features) if reuse_preprocessing else None
+    if shortcut is None:
+        baseline = roc_auc_score(labels, model.predict_proba(features)[:, 1])
+    else:
+        baseline = roc_auc_score(labels, model[-1].predict_proba(shortcut[0])[:, 1])
+    rng = np.random.default_rng(seed)
     per_call = max(1, max_rows // max(1, rows * repeats))  # columns whose copies fit one call
     drops = np.empty((len(columns), repeats))
     for start in range(0, len(columns), per_call):
         chunk = columns[start : start + per_call]
         shuffles = [(column, rng.permutation(rows)) for column in chunk for _ in range(repeats)]
-        if blocks is None or preprocessed is None:
+        if shortcut is None:
             proba = model.predict_proba(_shuffled_frames(features, shuffles))[:, 1]
         else:
-            proba = model[-1].predict_proba(
-                _shuffled_inputs(model, features, preprocessed, blocks, shuffles)
-            )[:, 1]
+            inputs = _shuffled_inputs(model, features, *shortcut, shuffles)
+            proba = model[-1].predict_proba(inputs)[:, 1]
         scores = [roc_auc_score(labels, p) for p in proba.reshape(len(shuffles), rows)]
         drops[start : start + len(chunk)] = baseline - np.reshape(scores, (len(chunk), repeats))
     return drops.mean(axis=1), drops.std(axis=1)
+
+
+def _preprocessed_once(
+    model: Any, features: pd.DataFrame
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The estimator's input for ``features`` and each column's block in it (``output_blocks``),
+    or ``None`` when the model has no such blocks or its preprocessing is not a dense array."""
+    blocks = output_blocks(model, list(features.columns))
+    if blocks is None:
+        return None
+    preprocessed = model[:-1].transform(features)
+    if not isinstance(preprocessed, np.ndarray):  # sparse or a frame
+        return None
+    return preprocessed, blocks
 
 
 def _shuffled_frames(
