@@ -55,7 +55,11 @@ def spark_session(home: Path, batch_rows: int) -> Any:
     """The local platform's session (Delta, loopback, 2 cores), with the Arrow batch size."""
     from churn_jobs.local_platform import LocalPlatform
     from churn_local_spark import CODEGEN_ON
+    from churn_local_spark.session import JIT_ENV
 
+    # and the JVM's tiered compilers with it (local drivers run C1 only for small data), unless
+    # the environment chose
+    os.environ.setdefault(JIT_ENV, "default")
     spark = LocalPlatform(home).spark(
         master="local[2]", app_name="scoring-benchmark", shuffle_partitions=2
     )

@@ -196,26 +196,53 @@ def _jvm_arguments(spark: SparkSession) -> list[str]:
     return [str(a) for a in management.getRuntimeMXBean().getInputArguments()]
 
 
-def test_the_driver_runs_the_client_compiler_only_when_the_environment_asks(
+JIT_CHILD = """
+import sys
+from churn_local_spark import local_spark
+spark = local_spark("jit-test", warehouse_dir=sys.argv[1], codegen=sys.argv[2] == "codegen")
+jvm = spark.sparkContext._jvm
+bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(
+    jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
+)
+print("OPTIONS", [str(bean.getVMOption(o).getValue()) for o in sys.argv[3:]])
+"""
+#: the VM's values of CLIENT_JIT's two options, read back from the running JVM
+JIT_OPTIONS = ("TieredStopAtLevel", "ReservedCodeCacheSize")
+CLIENT_VALUES = ["1", str(240 * 1024 * 1024)]
+
+
+def _vm_options(spark: SparkSession, names: tuple[str, ...]) -> list[str]:
+    jvm = spark.sparkContext._jvm
+    bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(  # type: ignore[union-attr]
+        jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")  # type: ignore[union-attr]
+    )
+    return [str(bean.getVMOption(name).getValue()) for name in names]
+
+
+def test_a_small_data_driver_runs_the_client_compiler_with_the_full_code_cache(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """CHURN_SPARK_JIT=client: C1 only. This session has it exactly when its environment
-    asked; a child driver asked for it has it."""
+    """Without code generation (the default) a driver runs C1 only, with a 240 MB code cache
+    (TieredStopAtLevel=1 alone would shrink it to 48 MB), unless CHURN_SPARK_JIT=default; a
+    driver with code generation keeps the tiered compilers and their code cache."""
     import os
     import subprocess
 
-    asked = os.environ.get(JIT_ENV, "").lower() == "client"
-    assert (CLIENT_JIT in _jvm_arguments(spark)) == asked
+    client = os.environ.get(JIT_ENV, "").lower() != "default"
+    assert all(flag in _jvm_arguments(spark) for flag in CLIENT_JIT) == client
+    assert (_vm_options(spark, JIT_OPTIONS) == CLIENT_VALUES) == client
+    env = {key: value for key, value in os.environ.items() if key != JIT_ENV}
     result = subprocess.run(
-        [sys.executable, "-c", COLLECTORS_CHILD, str(tmp_path / "warehouse")],
-        env={**os.environ, JIT_ENV: "client"},
+        [sys.executable, "-c", JIT_CHILD, str(tmp_path / "warehouse"), "codegen", *JIT_OPTIONS],
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"'{CLIENT_JIT}'" in result.stdout.split("ARGUMENTS", 1)[1]
+    tiered = result.stdout.split("OPTIONS", 1)[1].strip()
+    assert tiered == str(["4", str(240 * 1024 * 1024)]), "the tiered default: C2, 240 MB"
 
 
 def test_an_unknown_jit_choice_is_one_clear_error(

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from churn_features.dataset import vendored_csv_path
-from churn_local_spark.session import JIT_ENV
 
 TABLES = ("churn_bronze", "churn_quarantine", "churn_features", "churn_labels", "churn_reference")
 DROPPED = 200  # customers the second source no longer has (2.8%: within the deletion guard)
@@ -89,10 +88,7 @@ TIMEOUT = 1800
 
 
 def driver_env(home: Path) -> dict[str, str]:
-    """Each driver lives about 40 s, in CI beside the other lane's tests on 2 cores: the client
-    compiler only (churn-local-spark's JIT_ENV). In CI this test took 171 s with the default JIT,
-    117 s with the client compiler (every driver of that run had it; see its CHANGELOG)."""
-    return {**os.environ, "CHURN_HOME": str(home), JIT_ENV: "client"}
+    return {**os.environ, "CHURN_HOME": str(home)}
 
 
 def churn_process(script: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -48,16 +48,18 @@ WORKER_DAEMON = {"spark.python.daemon.module": "churn_local_spark.worker_daemon"
 #: for that cost). Building a refresh's plans takes 5,045 round trips with it and 1,625 without
 #: (figures in the CHANGELOG). ``conf`` can turn it back on when debugging a query.
 CALL_SITES_OFF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
-#: The client compiler (C1) only, for JVMs that are short-lived and share this machine's few
-#: cores with other JVMs: there the server compiler's (C2) threads compete with the tasks, and its
-#: code never runs long enough to pay that back. A ``local-cluster``'s driver and executors
-#: always run it: churn-scoring's local-cluster test (a driver and two executors on 2 cores) took
-#: 47-50 s with the default tiered JIT, 35-36 s with C1 on the executors, 32.5 s with C1 on all
-#: three (and then 27-28 s with the Parallel collector on the executors too, against 29-30 s with
-#: G1). ``local[*]`` drivers run it when ``CHURN_SPARK_JIT=client`` (``JIT_ENV``) is set, for
-#: short drivers among others (churn-jobs' crash test sets it for its two). A long-lived driver
-#: loses by it, and one alone gains nothing (figures in the CHANGELOG).
-CLIENT_JIT = "-XX:TieredStopAtLevel=1"
+#: The client compiler (C1) only, with the tiered default's code cache (240 MB). A local driver
+#: and a ``local-cluster``'s JVMs run small data, and their code never runs long enough to pay
+#: back the server compiler (C2), whose threads compete with the tasks and Python for this
+#: machine's few cores: a warm ``churn demo`` used 113 and 107 CPU seconds with the default
+#: tiered JIT (54-56 of them in the compiler threads), 71 with this, and its seed story took 34.5
+#: and 36.3 s instead of 42.8 and 41.1 s. The code cache matters: ``-XX:TieredStopAtLevel=1``
+#: alone shrinks it to 48 MB, and a long driver then spends its time sweeping and recompiling
+#: (churn-jobs' monitoring tests: 25 CPU seconds in the sweeper thread, against 3 with 240 MB).
+#: ``local[*]`` drivers run it unless ``codegen=True`` (data large enough for Spark's generated
+#: code pays for C2 too) or ``CHURN_SPARK_JIT`` (``JIT_ENV``) says otherwise; ``local-cluster``
+#: JVMs always. Figures in the CHANGELOG.
+CLIENT_JIT = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
 JIT_ENV = "CHURN_SPARK_JIT"
 #: Spark's defaults (what Databricks runs), for data large enough to pay for the compiling.
 CODEGEN_ON = {
@@ -83,7 +85,8 @@ def local_spark(
     ``metastore_dir``: a persistent Hive (Derby) metastore there, so tables outlive the process;
     ``None`` keeps the in-memory catalog (fast; what tests use). ``codegen``: Spark's code
     generation, off by default (``CODEGEN_OFF``); turn it on for data far larger than a local
-    driver's, e.g. to benchmark at scale. ``conf`` adds or overrides settings.
+    driver's, e.g. to benchmark at scale: the driver then keeps the JVM's tiered compilers
+    instead of ``CLIENT_JIT``. ``conf`` adds or overrides settings.
     ``local-cluster[...]`` masters (separate executor JVMs) work with the pip pyspark:
     ``SPARK_HOME`` is pointed at it. The Delta jars come from Maven Central on the first start
     and are cached in ``~/.ivy2``.
@@ -130,11 +133,11 @@ def local_spark(
         settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
             f"jdbc:derby:;databaseName={metastore};create=true"
         )
-    if _client_jit_asked() or local_cluster:
-        java_options.append(CLIENT_JIT)
+    if _client_jit(codegen) or local_cluster:
+        java_options.extend(CLIENT_JIT)
     if local_cluster:
         # the executors get the driver's collector too (each has one core and a small heap)
-        settings["spark.executor.extraJavaOptions"] = " ".join([*collector, CLIENT_JIT])
+        settings["spark.executor.extraJavaOptions"] = " ".join([*collector, *CLIENT_JIT])
     if java_options:
         settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
     settings.update(conf or {})
@@ -165,15 +168,17 @@ class SettingError(ValueError):
         super().__init__(f"{problem}: {fix}")
 
 
-def _client_jit_asked() -> bool:
+def _client_jit(codegen: bool) -> bool:
+    """Whether a ``local[*]`` driver runs ``CLIENT_JIT``: ``JIT_ENV`` decides when set, else
+    whether the data is small (no code generation)."""
     value = os.environ.get(JIT_ENV, "").strip().lower()
     if value not in ("", "client", "default"):
         raise SettingError(
             f"{JIT_ENV}={os.environ[JIT_ENV]!r} is not a JIT choice",
-            "set it to 'client' (the client compiler only, for several Spark drivers on few "
-            "cores) or 'default', or unset it",
+            "set it to 'client' (the client compiler only: small data, few cores) or 'default' "
+            "(the JVM's tiered compilers: large data), or unset it",
         )
-    return value == "client"
+    return value == "client" or (not value and not codegen)
 
 
 def _collector_chosen_by_environment() -> bool:
