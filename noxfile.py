@@ -168,16 +168,16 @@ def jvm_cache(session: nox.Session) -> None:
 CI_ORDER = [
     "churn-jobs",
     "churn-features",
-    "churn-scoring",
     "churn-registry-ops",
+    "churn-scoring",
     "integration",
-    "churn-infra",
-    "churn-local-spark",
     "churn-release",
-    "churn-monitoring",
+    "churn-local-spark",
+    "churn-infra",
     "churn-model",
-    "typecheck",
+    "churn-monitoring",
     "churn-serving",
+    "typecheck",
 ]
 #: Sessions whose tests start no Spark JVM (so need neither the Delta jars nor the class archive):
 #: they run while jvm_cache resolves and records them.
