@@ -197,15 +197,17 @@ def test_unusable_inputs_raise_a_clear_error() -> None:
         compare(weak, np.column_stack([1 - strong, strong]), y, ComparisonRule())
 
 
-def test_comparison_rule_imports_without_scikit_learn() -> None:
-    """Job parameters are typed with it (`model-deployment`'s `rule`): it must stay cheap."""
+def test_comparison_rule_and_errors_import_without_scikit_learn_or_mlflow() -> None:
+    """Job parameters are typed with the rule (`model-deployment`'s `rule`), and every churn
+    command catches the errors, even one that ends at a typo: both must stay cheap."""
     code = (
         "import sys; from churn_registry_ops import ComparisonRule; "
         "from churn_registry_ops.rule import ComparisonRule as R; "
+        "from churn_registry_ops.errors import RegistryOpsError; "
         "assert ComparisonRule is R; R.model_validate({'metric': 'brier'}); "
-        "print('sklearn' in sys.modules)"
+        "print('sklearn' in sys.modules, 'mlflow' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert out == "False"
+    assert out == "False False"

@@ -22,7 +22,6 @@ from churn_registry_ops.errors import (
     VersionNotFound,
     VersionNotValidated,
 )
-from churn_registry_ops.registry import ModelRegistry
 from churn_registry_ops.report import CheckResult, SanityReport
 from churn_registry_ops.rule import BootstrapSettings, ComparisonRule
 from churn_registry_ops.state import UNCHECKED, ModelVersionInfo, RegistryState
@@ -60,10 +59,13 @@ __all__ = [
     "compute_metrics",
 ]
 
-# The comparison and the sanity checks import scikit-learn (seconds): resolved on first use
-# (PEP 562), so that the registry operations (`churn models`, `churn promote`) start fast.
+# The comparison and the sanity checks import scikit-learn (seconds), and the registry MLflow
+# (about a second): resolved on first use (PEP 562), so that the registry operations (`churn
+# models`, `churn promote`) start without scikit-learn, and the errors (which every churn command
+# catches) and job parameters (`ComparisonRule`) import without either.
 # `ComparisonRule` (module `rule`) and the report models are pydantic only and imported eagerly.
 _LAZY = {
+    "ModelRegistry": "churn_registry_ops.registry",
     "ConfidenceInterval": "churn_registry_ops.comparison",
     "Decision": "churn_registry_ops.comparison",
     "compare": "churn_registry_ops.comparison",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         compare,
         compute_metrics,
     )
+    from churn_registry_ops.registry import ModelRegistry
     from churn_registry_ops.sanity import check_model_version
 
 
