@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from child_driver import run_driver
 from pyspark.sql import SparkSession
 
 from churn_local_spark import class_cache, local_spark
@@ -39,16 +40,8 @@ def _jars_of(spark: SparkSession) -> str:
 
 def _child(cache: Path, tmp: Path, *java_options: str) -> str:
     warehouse = tmp / f"wh{len(list(tmp.glob('wh*')))}"
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(warehouse), *java_options],
-        env={**os.environ, class_cache.ENV: str(cache)},
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    env = {**os.environ, class_cache.ENV: str(cache)}
+    result = run_driver(CHILD, str(warehouse), *java_options, env=env, cwd=tmp)
     return result.stdout + result.stderr
 
 

@@ -6,6 +6,7 @@ from functools import reduce
 from pathlib import Path
 
 import pytest
+from child_driver import run_driver
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -226,21 +227,12 @@ def test_a_small_data_driver_runs_the_client_compiler_with_the_full_code_cache(
     (TieredStopAtLevel=1 alone would shrink it to 48 MB), unless CHURN_SPARK_JIT=default; a
     driver with code generation keeps the tiered compilers and their code cache."""
     import os
-    import subprocess
 
     client = os.environ.get(JIT_ENV, "").lower() != "default"
     assert all(flag in _jvm_arguments(spark) for flag in CLIENT_JIT) == client
     assert (_vm_options(spark, JIT_OPTIONS) == CLIENT_VALUES) == client
     env = {key: value for key, value in os.environ.items() if key != JIT_ENV}
-    result = subprocess.run(
-        [sys.executable, "-c", JIT_CHILD, str(tmp_path / "warehouse"), "codegen", *JIT_OPTIONS],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_driver(JIT_CHILD, str(tmp_path / "warehouse"), "codegen", *JIT_OPTIONS, env=env)
     tiered = result.stdout.split("OPTIONS", 1)[1].strip()
     assert tiered == str(["4", str(240 * 1024 * 1024)]), "the tiered default: C2, 240 MB"
 
@@ -257,15 +249,7 @@ def test_an_unknown_jit_choice_is_one_clear_error(
 def test_a_collector_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:
     """Two collectors would stop the JVM: JAVA_TOOL_OPTIONS' choice wins over ours."""
     import os
-    import subprocess
 
-    result = subprocess.run(
-        [sys.executable, "-c", COLLECTORS_CHILD, str(tmp_path / "warehouse")],
-        env={**os.environ, "JAVA_TOOL_OPTIONS": "-XX:+UseSerialGC"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": "-XX:+UseSerialGC"}
+    result = run_driver(COLLECTORS_CHILD, str(tmp_path / "warehouse"), env=env)
     assert "COLLECTORS ['Copy', 'MarkSweepCompact']" in result.stdout
