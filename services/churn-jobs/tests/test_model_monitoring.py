@@ -10,6 +10,7 @@ month 3, the single retraining, the cool-down.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -146,20 +147,26 @@ def labels_arrive(world: World, month: int) -> None:
     labels.write.format("delta").mode("append").saveAsTable(world.ctx.table("churn_labels"))
 
 
+@contextmanager
+def training_rows_gone(world: World) -> Iterator[None]:
+    """The champion's recorded labels version is gone (e.g. vacuumed past retention)."""
+    client, name = world.ctx.mlflow, world.ctx.runtime.registered_model_name
+    labels_tag = f"delta_version_{world.ctx.table('churn_labels').replace('.', '_')}"
+    kept = registry(world.ctx).version(1).tags[labels_tag]
+    client.set_model_version_tag(name, "1", labels_tag, "999")
+    try:
+        yield
+    finally:
+        client.set_model_version_tag(name, "1", labels_tag, kept)
+
+
 def test_bad_input_is_one_message_and_exit_2_with_nothing_written(world: World) -> None:
     expect_user_error(world, "no champion yet")
     registry(world.ctx).promote_version(1, expected_champion=None)
     expect_user_error(world, "does not exist yet")
     add_month(world, 1)
-    # the baseline's Delta version is gone (e.g. vacuumed past retention)
-    reg, client = registry(world.ctx), world.ctx.mlflow
-    labels_tag = f"delta_version_{world.ctx.table('churn_labels').replace('.', '_')}"
-    kept = reg.version(1).tags[labels_tag]
-    client.set_model_version_tag(world.ctx.runtime.registered_model_name, "1", labels_tag, "999")
-    try:
+    with training_rows_gone(world):
         expect_user_error(world, "training rows are gone")
-    finally:
-        client.set_model_version_tag(world.ctx.runtime.registered_model_name, "1", labels_tag, kept)
     spark = world.ctx.spark
     assert not any(spark.catalog.tableExists(t) for t in world.tables()), "nothing written"
 
@@ -174,8 +181,9 @@ def test_quiet_months_do_not_fire_and_reruns_replace(world: World) -> None:
     profile, drift = world.tables()
     spark = world.ctx.spark
     counts = (spark.table(profile).count(), spark.table(drift).count())
-    rerun = world.monitor()
-    assert rerun.windows_computed == []  # nothing new
+    with training_rows_gone(world):  # nothing new to compare: the baselines are not read
+        rerun = world.monitor()
+    assert rerun.windows_computed == []
     assert (spark.table(profile).count(), spark.table(drift).count()) == counts
     assert registry(world.ctx).version(1).tags["monitoring_status"] == "ok"
     table = spark.table(profile).where("column_name = ':table' AND slice_key IS NULL").toPandas()

@@ -126,23 +126,24 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
         version = str(champion.version)
         step(f"reading the rows {champion.name} v{version} scored in {predictions}")
         spec = _spec(ctx, champion, params)
-        scored = _scored_rows(ctx, predictions, version, params)
-        step("reading the champion's training rows at their recorded Delta versions")
-        baseline, baseline_features = _baseline_rows(ctx, champion)
-        step("scoring the held-out reference customers (the prediction-drift baseline)")
-        prediction_baseline = _prediction_baseline(ctx, champion, baseline_features)
         # Each input is read by several aggregations (grids, profile, performance, window
         # counts): without caching, every one re-runs its joins and the reference's scoring UDF.
-        inputs = [frame.persist() for frame in (scored, baseline, prediction_baseline)]
-        scored, baseline, prediction_baseline = inputs
+        scored = _scored_rows(ctx, predictions, version, params).persist()
+        inputs = [scored]
 
         step("finding new windows and windows whose labels arrived")
         existing = read_monitor_rows(ctx.spark, profile_table, version, params.granularity)
         todo, total = _windows_to_compute(scored, existing)
         result: MonitorResult | None = None
-        if todo:
+        if todo:  # else nothing to compare: the baselines are neither read nor scored
             from churn_monitoring import monitor
 
+            step("reading the champion's training rows at their recorded Delta versions")
+            baseline, baseline_features = _baseline_rows(ctx, champion)
+            step("scoring the held-out reference customers (the prediction-drift baseline)")
+            prediction_baseline = _prediction_baseline(ctx, champion, baseline_features)
+            baseline, prediction_baseline = baseline.persist(), prediction_baseline.persist()
+            inputs += [baseline, prediction_baseline]
             step(f"computing {len(todo)} window(s) on Spark")
             result = monitor(
                 baseline,
