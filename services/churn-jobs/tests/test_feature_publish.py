@@ -26,11 +26,19 @@ def outside_pytest_tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="churn-jobs-test-"))
 
 
+def stop_spark() -> None:
+    from pyspark.sql import SparkSession
+
+    if (active := SparkSession.getActiveSession()) is not None:
+        active.stop()
+
+
 @pytest.fixture(scope="module")
 def home() -> Iterator[Path]:
     home = outside_pytest_tmp()
     yield home
     LocalOnlineStore(home).stop()
+    stop_spark()  # its metastore and warehouse are under home: the next module starts its own
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -2,25 +2,26 @@
 tables of the last completed refresh, and rerunning the refresh converges.
 
 Two drivers on one CHURN_HOME, one after the other (the Derby metastore admits one Spark driver
-at a time): the one that is killed, then one that trains, inspects and reruns, as the next jobs
-would after a crash. A killed driver must not leave anything a later driver trips over. (Jobs run
-in the second driver one after another, as `churn demo` runs them: one driver per later job would
-prove nothing more and cost a JVM start and a cold JIT each.)
+at a time): a child process that is killed, then this test's own, which trains, inspects and
+reruns, as the next jobs would after a crash. A killed driver must not leave anything a later
+driver trips over. (Jobs run in the second driver one after another, as `churn demo` runs them:
+one driver per later job would prove nothing more and cost a JVM start and a cold JIT each.)
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
 from churn_features.dataset import vendored_csv_path
 
@@ -53,35 +54,45 @@ refresh.replace_table = pause_after_the_labels
 run_job("feature-table-refresh", request_from_files("feature-table-refresh", "local", params))
 """
 
-# model-train (as `churn run model-train` runs it), the state of the tables, then the refresh
-# rerun, then the state again.
-TRAIN_INSPECT_RERUN_INSPECT = """
-import json, sys
-from pathlib import Path
-from churn_features.tables import table_version
-from churn_jobs.local_platform import LocalPlatform
-from churn_jobs.request import request_from_files
-from churn_jobs.runner import run_job
 
-home, params, tables = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(",")
-run_job("model-train", request_from_files("model-train", "local"))
-spark = LocalPlatform(home).spark()
-ids = lambda t: sorted(r.customer_id for r in spark.table(t).select("customer_id").collect())
+def train_inspect_rerun_inspect(home: Path, params: Path) -> dict[str, Any]:
+    """model-train (as `churn run model-train` runs it), the state of the tables, then the
+    refresh rerun, then the state again: in this test's process, whose driver JVM is not the
+    killed one (no second child: it would prove nothing more and cost a JVM start and imports)."""
+    from churn_features.tables import table_version
+    from churn_jobs.local_platform import LocalPlatform
+    from churn_jobs.request import request_from_files
+    from churn_jobs.runner import run_job
 
-def state():
-    log = spark.table("churn.churn_refresh_log").orderBy("completed_at").collect()
-    return {
-        "log": [dict(row.versions) for row in log],
-        "current": {f"churn.{t}": table_version(spark, f"churn.{t}") for t in tables},
-        "features": ids("churn.churn_features"),
-        "labels": ids("churn.churn_labels"),
-        "reference": ids("churn.churn_reference"),
-    }
+    console = Console(width=140)
+    try:
+        run_job("model-train", request_from_files("model-train", "local"), console, home)
+        spark = LocalPlatform(home).spark()
 
-after_crash = state()
-run_job("feature-table-refresh", request_from_files("feature-table-refresh", "local", params))
-print(json.dumps({"after_crash": after_crash, "after_rerun": state()}))
-"""
+        def ids(table: str) -> list[str]:
+            rows = spark.table(table).select("customer_id").collect()
+            return sorted(r.customer_id for r in rows)
+
+        def state() -> dict[str, Any]:
+            log = spark.table("churn.churn_refresh_log").orderBy("completed_at").collect()
+            return {
+                "log": [dict(row.versions) for row in log],
+                "current": {f"churn.{t}": table_version(spark, f"churn.{t}") for t in TABLES},
+                "features": ids("churn.churn_features"),
+                "labels": ids("churn.churn_labels"),
+                "reference": ids("churn.churn_reference"),
+            }
+
+        after_crash = state()
+        refresh = request_from_files("feature-table-refresh", "local", params)
+        run_job("feature-table-refresh", refresh, console, home)
+        return {"after_crash": after_crash, "after_rerun": state()}
+    finally:  # the next test module starts its own session on its own home
+        from pyspark.sql import SparkSession
+
+        if (active := SparkSession.getActiveSession()) is not None:
+            active.stop()
+
 
 #: generous: on a loaded two-core machine one Spark start alone has taken minutes
 TIMEOUT = 1800
@@ -89,17 +100,6 @@ TIMEOUT = 1800
 
 def driver_env(home: Path) -> dict[str, str]:
     return {**os.environ, "CHURN_HOME": str(home)}
-
-
-def churn_process(script: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True,
-        text=True,
-        env=driver_env(home),
-        timeout=TIMEOUT,
-        check=False,
-    )
 
 
 def shrunk_source(path: Path) -> Path:
@@ -147,11 +147,7 @@ def test_a_killed_refresh_is_never_trained_on_and_a_rerun_converges(tmp_path: Pa
     params.write_text(f"source: {shrunk_source(tmp_path / 'shrunk.csv')}\n")
     crashed_labels = refresh_then_kill(params, home, tmp_path)
 
-    out = churn_process(
-        TRAIN_INSPECT_RERUN_INSPECT, str(home), str(params), ",".join(TABLES), home=home
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    states = json.loads(out.stdout.strip().splitlines()[-1])
+    states = train_inspect_rerun_inspect(home, params)
 
     state = states["after_crash"]
     assert len(state["log"]) == 1, "the killed refresh recorded nothing"
