@@ -64,6 +64,16 @@ def run_cli(*args: str, home: Path, cwd: Path | None = None) -> subprocess.Compl
     )
 
 
+def stop_spark() -> None:
+    """Stop this process's Spark session, if any: a module that started one on its own home
+    stops it, so that the next module's jobs start theirs on their own home (``getOrCreate``
+    would hand them this one, metastore and warehouse included)."""
+    from pyspark.sql import SparkSession
+
+    if (active := SparkSession.getActiveSession()) is not None:
+        active.stop()
+
+
 @pytest.fixture
 def fake_workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """The FAKE Databricks workspace (infra/tests/fake_serving.py: jobs, UC models, serving

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, stop_spark
 from rich.console import Console
 
 from churn_jobs.errors import UserError
@@ -24,13 +24,6 @@ def outside_pytest_tmp() -> Path:
     """A home outside pytest's temp root: pytest resets that root to mode 0700 at every session
     start (also another process's), which locks out the server's own system user as root."""
     return Path(tempfile.mkdtemp(prefix="churn-jobs-test-"))
-
-
-def stop_spark() -> None:
-    from pyspark.sql import SparkSession
-
-    if (active := SparkSession.getActiveSession()) is not None:
-        active.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import stop_spark
 from rich.console import Console
 
 from churn_features.dataset import vendored_csv_path
@@ -87,11 +88,8 @@ def train_inspect_rerun_inspect(home: Path, params: Path) -> dict[str, Any]:
         refresh = request_from_files("feature-table-refresh", "local", params)
         run_job("feature-table-refresh", refresh, console, home)
         return {"after_crash": after_crash, "after_rerun": state()}
-    finally:  # the next test module starts its own session on its own home
-        from pyspark.sql import SparkSession
-
-        if (active := SparkSession.getActiveSession()) is not None:
-            active.stop()
+    finally:
+        stop_spark()
 
 
 #: generous: on a loaded two-core machine one Spark start alone has taken minutes
