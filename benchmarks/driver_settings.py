@@ -6,8 +6,10 @@ compiler-thread time in a 2-minute JVM). Settings that trade compiled speed for 
 are candidates, to measure, not to assume:
 
 - ``default``: the driver as churn-local-spark starts it (interpreted expressions, no
-  whole-stage code generation: ``CODEGEN_OFF``);
-- ``codegen``: Spark's own defaults (``CODEGEN_ON``: Janino-compiled stage and expression code);
+  whole-stage code generation: ``CODEGEN_OFF``; no Delta file statistics: ``DELTA_STATS_OFF``);
+- ``delta_stats``: the same with Delta's per-file statistics collected (``DELTA_STATS_ON``);
+- ``codegen``: Spark's and Delta's own defaults (``CODEGEN_ON``: Janino-compiled stage and
+  expression code; ``DELTA_STATS_ON``);
 - ``c1_only``: ``-XX:TieredStopAtLevel=1`` (no C2: cheap compiles, slower code);
 - ``codegen_stages_only``: whole-stage code on, expressions interpreted.
 
@@ -33,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _child import add_child_argument, report, run_child
 from _report import emit
 
-from churn_local_spark import CODEGEN_ON
+from churn_local_spark import CODEGEN_ON, DELTA_STATS_ON
 
 ARMS: dict[str, dict[str, Any]] = {
     "default": {},
-    "codegen": {"sql": CODEGEN_ON},
+    "delta_stats": {"sql": DELTA_STATS_ON},
+    "codegen": {"sql": {**CODEGEN_ON, **DELTA_STATS_ON}},
     "c1_only": {"env": {"JDK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1"}},
     "codegen_stages_only": {"sql": {"spark.sql.codegen.wholeStage": "true"}},
 }

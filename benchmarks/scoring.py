@@ -54,7 +54,7 @@ DB = "bench"
 def spark_session(home: Path, batch_rows: int) -> Any:
     """The local platform's session (Delta, loopback, 2 cores), with the Arrow batch size."""
     from churn_jobs.local_platform import LocalPlatform
-    from churn_local_spark import CODEGEN_ON
+    from churn_local_spark import CODEGEN_ON, DELTA_STATS_ON
     from churn_local_spark.session import JIT_ENV
 
     # and the JVM's tiered compilers with it (local drivers run C1 only for small data), unless
@@ -64,9 +64,10 @@ def spark_session(home: Path, batch_rows: int) -> Any:
         master="local[2]", app_name="scoring-benchmark", shuffle_partitions=2
     )
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
-    # Spark's code generation, as on Databricks: at a million rows it pays for its compiling
-    # (local drivers turn it off for the small data of jobs and tests; see churn-local-spark).
-    for key, value in CODEGEN_ON.items():
+    # Spark's code generation and Delta's file statistics, as on Databricks: at a million rows
+    # they pay for their compiling (local drivers turn both off for the small data of jobs and
+    # tests; see churn-local-spark).
+    for key, value in {**CODEGEN_ON, **DELTA_STATS_ON}.items():
         spark.conf.set(key, value)
     return spark
 

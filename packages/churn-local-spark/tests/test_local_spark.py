@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from functools import reduce
@@ -10,7 +11,14 @@ from child_driver import run_driver
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from churn_local_spark import CODEGEN_OFF, CODEGEN_ON, SQL_SETTINGS, local_spark
+from churn_local_spark import (
+    CODEGEN_OFF,
+    CODEGEN_ON,
+    DELTA_STATS_OFF,
+    DELTA_STATS_ON,
+    SQL_SETTINGS,
+    local_spark,
+)
 from churn_local_spark.session import CLIENT_JIT, JIT_ENV, SettingError
 
 
@@ -44,6 +52,36 @@ def test_delta_tables_work_with_time_travel(spark: SparkSession, tmp_path: Path)
     spark.range(5).write.format("delta").mode("overwrite").saveAsTable("t.numbers")
     assert spark.table("t.numbers").count() == 5
     assert spark.sql("SELECT * FROM t.numbers VERSION AS OF 0").count() == 3
+
+
+def _file_statistics(spark: SparkSession, path: Path) -> list[object]:
+    """The ``stats`` of each file the first commit of a new Delta table at ``path`` adds."""
+    spark.range(10).selectExpr("id", "CAST(id AS STRING) AS s").write.format("delta").save(
+        str(path)
+    )
+    commit = path / "_delta_log" / f"{0:020d}.json"
+    actions = [json.loads(line) for line in commit.read_text().splitlines()]
+    return [a["add"].get("stats") for a in actions if "add" in a]
+
+
+def test_delta_writes_no_file_statistics_while_expressions_are_interpreted(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """``DELTA_STATS_OFF`` with ``CODEGEN_OFF`` (see session.py: interpreted statistics cost
+    time quadratic in their number per row); Delta's default gives them back."""
+    assert spark.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+    without = _file_statistics(spark, tmp_path / "without")
+    assert without, "the commit adds files"
+    assert all(s is None for s in without), without
+
+    for key, value in DELTA_STATS_ON.items():
+        spark.conf.set(key, value)
+    try:
+        with_stats = _file_statistics(spark, tmp_path / "with")
+    finally:
+        for key, value in DELTA_STATS_OFF.items():
+            spark.conf.set(key, value)
+    assert sum(json.loads(s)["numRecords"] for s in with_stats) == 10  # type: ignore[arg-type]
 
 
 def test_python_workers_run_this_interpreter(spark: SparkSession) -> None:

@@ -8,8 +8,23 @@ in one place. Libraries never call it: they receive a session.
 
 from importlib.metadata import version as _version
 
-from churn_local_spark.session import CODEGEN_OFF, CODEGEN_ON, SQL_SETTINGS, local_spark
+from churn_local_spark.session import (
+    CODEGEN_OFF,
+    CODEGEN_ON,
+    DELTA_STATS_OFF,
+    DELTA_STATS_ON,
+    SQL_SETTINGS,
+    local_spark,
+)
 
 __version__ = _version("churn-local-spark")
 
-__all__ = ["CODEGEN_OFF", "CODEGEN_ON", "SQL_SETTINGS", "__version__", "local_spark"]
+__all__ = [
+    "CODEGEN_OFF",
+    "CODEGEN_ON",
+    "DELTA_STATS_OFF",
+    "DELTA_STATS_ON",
+    "SQL_SETTINGS",
+    "__version__",
+    "local_spark",
+]
