@@ -2,9 +2,10 @@
 
 1. Inputs, checked before anything is written (a problem is one message, exit 2): the champion,
    its scored rows (any table of scored rows: the batch predictions table today, the online
-   inference log later), and its baseline: the champion's own training rows, read with Delta
-   time travel at the table versions recorded on the model version; the prediction drift's
-   baseline is the champion's scores on the held-out reference customers of the same refresh.
+   inference log later), and, when a window is to be computed (2), its baseline: the champion's
+   own training rows, read with Delta time travel at the table versions recorded on the model
+   version; the prediction drift's baseline is the champion's scores on the held-out reference
+   customers of the same refresh. A run with no such window reads and scores neither.
 2. Windows (scoring date truncated to the granularity) that are new, or whose label count
    changed since they were last computed (labels arrive late), are computed with
    churn-monitoring and replace their rows in ``<predictions>_profile_metrics`` and
