@@ -3,14 +3,22 @@
 Afterwards: exactly one champion, champion != challenger, no half-applied change, and every
 applied deployment decision is recorded exactly once (its run says applied, one version carries
 its run id) while every refused one is recorded nowhere.
+
+The workers start their clocks together, at a barrier once all eight have imported MLflow and
+built their clients: every second of the run is then eight-way contention. (Before, each worker
+timed itself from its own start, and on two cores the last ones were still importing when the
+first had been running alone for seconds.)
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import random
 import time
+import traceback
 from collections import Counter
+from typing import Any
 
 import mlflow
 import pytest
@@ -28,7 +36,8 @@ from churn_registry_ops import (
 from churn_registry_ops import tags as t
 
 PROCESSES = 8
-SECONDS = 35.0
+SECONDS = 20.0  # of eight-way contention, from the barrier
+START_TIMEOUT = 600.0  # for all eight to import and reach the barrier (a loaded box is slow)
 APPLIED = "churn_decision_applied"
 
 PASSED = SanityReport(
@@ -44,8 +53,23 @@ class Identity(PythonModel):
         return model_input
 
 
+def _worker_process(results: Any, start: Any, *args: Any) -> None:
+    """A worker's process: its counts, or the traceback it failed with, go to ``results``."""
+    try:
+        results.put(("ok", _worker(start, *args)))
+    except BaseException:
+        results.put(("failed", traceback.format_exc()))
+
+
 def _worker(
-    uri: str, name: str, mode: str, source: str, experiment: str, seed: int, seconds: float
+    start: Any,
+    uri: str,
+    name: str,
+    mode: str,
+    source: str,
+    experiment: str,
+    seed: int,
+    seconds: float,
 ) -> dict[str, int]:
     import warnings
 
@@ -56,7 +80,9 @@ def _worker(
     reg = ModelRegistry(client, name, mode, lock_lease_seconds=10, lock_wait_seconds=20)  # type: ignore[arg-type]
     rng = random.Random(seed)
     counts: Counter[str] = Counter()
-    until = time.time() + seconds  # from this worker's start: spawning can be slow on a busy box
+    reg.state()  # the first registry call (SQLAlchemy's set-up) before the clocks start
+    start.wait(timeout=START_TIMEOUT)
+    until = time.time() + seconds
     while time.time() < until:
         op = rng.choice(["challenger", "promote", "rollback", "deploy", "deploy", "deploy"])
         try:
@@ -106,21 +132,15 @@ def test_eight_processes_at_random_leave_one_champion_and_each_decision_once(
     reg = ModelRegistry(client, model_name, mode)
     with mlflow.start_run(run_name="stress-model"):
         # the registry's roles do not depend on what the versions hold: a tiny model will do
-        source = mlflow.pyfunc.log_model(name="stress", python_model=Identity()).model_uri
+        source = mlflow.pyfunc.log_model(
+            name="stress", python_model=Identity(), pip_requirements=["mlflow"]
+        ).model_uri  # requirements given: no inference (a subprocess that imports the model)
     first = str(mlflow.register_model(source, model_name).version)
     reg.record_validation(first, PASSED)
     reg.promote_version(first, expected_champion=None)
     experiment = mlflow.create_experiment(f"stress-{model_name}")
 
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(PROCESSES) as pool:
-        results = pool.starmap(
-            _worker,
-            [
-                (tracking_uri, model_name, mode, source, experiment, seed, SECONDS)
-                for seed in range(PROCESSES)
-            ],
-        )
+    results = _run_workers(tracking_uri, model_name, mode, source, experiment)
     totals: Counter[str] = Counter()
     for counts in results:
         totals.update(counts)
@@ -144,3 +164,32 @@ def test_eight_processes_at_random_leave_one_champion_and_each_decision_once(
     assert not refused & set(tagged)
     assert len(applied) == totals["deploy:done"]
     assert totals["deploy:done"] >= 1  # not vacuous (on a quiet machine: dozens, and refusals)
+
+
+def _run_workers(*args: str) -> list[dict[str, int]]:
+    """``PROCESSES`` worker processes (one each, so that all reach the barrier), their counts."""
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(PROCESSES), ctx.Queue()
+    workers = [
+        ctx.Process(target=_worker_process, args=(results, start, *args, seed, SECONDS))
+        for seed in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    counts: list[dict[str, int]] = []
+    try:
+        while len(counts) < PROCESSES:
+            try:
+                status, detail = results.get(timeout=5)
+            except queue.Empty:
+                died = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                assert not died, f"a worker process died without a result: exit codes {died}"
+                continue
+            assert status == "ok", detail  # the others may wait at the barrier: stop them all
+            counts.append(detail)
+    finally:
+        for worker in workers:
+            if len(counts) < PROCESSES:
+                worker.kill()
+            worker.join(timeout=60)
+    return counts
