@@ -1,3 +1,4 @@
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,20 @@ def tables_in(database: str) -> RefreshTables:
 def versions(spark: SparkSession, tables: RefreshTables) -> dict[str, int | None]:
     names = [tables.bronze, tables.quarantine, tables.features, tables.labels, tables.reference]
     return {name: table_version(spark, name) for name in names}
+
+
+@pytest.fixture(scope="module")
+def refreshed(spark: SparkSession) -> Iterator[RefreshTables]:
+    """One complete refresh of the vendored data, shared by the tests that must leave it as it is
+    (each compares the tables' versions before and after itself) or only read it: a refresh of
+    7,043 rows per test would prove nothing more."""
+    name = "t_refreshed_once"
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+    spark.sql(f"CREATE DATABASE {name}")
+    tables = tables_in(name)
+    refresh_feature_tables(spark, DeltaFeatureStore(spark), tables)
+    yield tables
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
 
 
 def test_refresh_of_the_real_data_twice_leaves_the_feature_table_unchanged(
@@ -73,10 +88,13 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_is_written(
 
 @pytest.mark.parametrize("failure", ["too_many_bad_rows", "missing_column", "unreadable"])
 def test_a_failing_source_writes_nothing(
-    spark: SparkSession, store: DeltaFeatureStore, database: str, tmp_path: Path, failure: str
+    spark: SparkSession,
+    store: DeltaFeatureStore,
+    refreshed: RefreshTables,
+    tmp_path: Path,
+    failure: str,
 ) -> None:
-    tables = tables_in(database)
-    refresh_feature_tables(spark, store, tables)  # a good first state
+    tables = refreshed  # a good first state
     before = versions(spark, tables)
     features_before = spark.table(tables.features).collect()
 
@@ -203,10 +221,9 @@ def test_feature_lookups_read_the_versions_they_are_given(
 
 
 def test_a_lookup_naming_sql_instead_of_a_table_is_refused(
-    spark: SparkSession, store: DeltaFeatureStore, database: str
+    spark: SparkSession, store: DeltaFeatureStore, refreshed: RefreshTables
 ) -> None:
-    tables = tables_in(database)
-    refresh_feature_tables(spark, store, tables)
+    tables = refreshed
     forged = FeatureLookup(f"x; DROP TABLE {tables.features}", ("customer_id",), ("tenure",))
     keys = spark.table(tables.labels)
     with pytest.raises(InvalidTableNameError, match=r"'x; DROP TABLE .*', which is not a table"):
