@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from churn_features.errors import (
     TooManyBadRowsError,
     TooManyDeletionsError,
 )
-from churn_features.refresh import RefreshTables, refresh_feature_tables
+from churn_features.refresh import RefreshResult, RefreshTables, refresh_feature_tables
 from churn_features.refresh_log import last_completed_refresh
 from churn_features.store.delta import DeltaFeatureStore
 from churn_features.tables import table_version
@@ -35,25 +36,29 @@ def versions(spark: SparkSession, tables: RefreshTables) -> dict[str, int | None
     return {name: table_version(spark, name) for name in names}
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    tables: RefreshTables
+    first: RefreshResult
+
+
 @pytest.fixture(scope="module")
-def refreshed(spark: SparkSession) -> Iterator[RefreshTables]:
-    """One complete refresh of the vendored data, shared by the tests that must leave it as it is
-    (each compares the tables' versions before and after itself) or only read it: a refresh of
-    7,043 rows per test would prove nothing more."""
+def refreshed(spark: SparkSession) -> Iterator[Refreshed]:
+    """Tables holding a complete refresh of the vendored data, shared by the tests that leave
+    them so: rerunning it, failing without writing (each compares the tables' versions before and
+    after itself), only reading. A refresh of 7,043 rows per test would prove nothing more."""
     name = "t_refreshed_once"
     spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
     spark.sql(f"CREATE DATABASE {name}")
     tables = tables_in(name)
-    refresh_feature_tables(spark, DeltaFeatureStore(spark), tables)
-    yield tables
+    yield Refreshed(tables, refresh_feature_tables(spark, DeltaFeatureStore(spark), tables))
     spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
 
 
 def test_refresh_of_the_real_data_twice_leaves_the_feature_table_unchanged(
-    spark: SparkSession, store: DeltaFeatureStore, database: str
+    spark: SparkSession, store: DeltaFeatureStore, refreshed: Refreshed
 ) -> None:
-    tables = tables_in(database)
-    first = refresh_feature_tables(spark, store, tables)
+    tables, first = refreshed.tables, refreshed.first
     assert first.report.rows_read == 7043
     assert first.report.rows_quarantined == 0
     assert first.features_write.rows_inserted == 7043
@@ -90,11 +95,11 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_is_written(
 def test_a_failing_source_writes_nothing(
     spark: SparkSession,
     store: DeltaFeatureStore,
-    refreshed: RefreshTables,
+    refreshed: Refreshed,
     tmp_path: Path,
     failure: str,
 ) -> None:
-    tables = refreshed  # a good first state
+    tables = refreshed.tables  # a good first state
     before = versions(spark, tables)
     features_before = spark.table(tables.features).collect()
 
@@ -221,9 +226,9 @@ def test_feature_lookups_read_the_versions_they_are_given(
 
 
 def test_a_lookup_naming_sql_instead_of_a_table_is_refused(
-    spark: SparkSession, store: DeltaFeatureStore, refreshed: RefreshTables
+    spark: SparkSession, store: DeltaFeatureStore, refreshed: Refreshed
 ) -> None:
-    tables = refreshed
+    tables = refreshed.tables
     forged = FeatureLookup(f"x; DROP TABLE {tables.features}", ("customer_id",), ("tenure",))
     keys = spark.table(tables.labels)
     with pytest.raises(InvalidTableNameError, match=r"'x; DROP TABLE .*', which is not a table"):
