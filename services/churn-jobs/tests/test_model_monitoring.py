@@ -274,10 +274,13 @@ def test_no_drift_scenario_raises_no_alarm_over_seeds(world: World) -> None:
             "churn_probability",
             F.lit(0.3) + F.lit(0.4) * (F.col("contract") == "Month-to-month").cast("double"),
         )
-        rows = with_windows(rows, "cohort_month", "1 month")
+        # persisted, as model-monitoring persists its rows: each of monitor's queries would
+        # otherwise read and featurize the file again
+        rows = with_windows(rows, "cohort_month", "1 month").persist()
         baseline = rows.where(F.col("cohort_month") == F.lit("2026-01-01").cast("date"))
         current = rows.where(F.col("cohort_month") > F.lit("2026-01-01").cast("date"))
         result = monitor(baseline, current, spec, granularity="1 month", model_version="q")
+        rows.unpersist()
         verdicts = window_verdicts(
             result.profile, result.drift, MonitorPolicy(), "churn_probability", None
         )
