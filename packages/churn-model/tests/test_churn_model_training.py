@@ -62,6 +62,26 @@ def test_every_estimator_predicts_probabilities(customers: Customers, kind: str)
     assert set(untrusted) <= set(TRUSTED_TYPES)
 
 
+def test_n_jobs_parallelizes_the_fit_only_and_gives_the_same_forest(customers: Customers) -> None:
+    """The fitted model predicts in one thread (scoring is parallel across Spark's workers, and
+    a one-row request must not dispatch to a thread pool), and its trees are those of a
+    single-threaded fit."""
+    from churn_model.pipeline import ESTIMATOR_STEP
+
+    features, labels = customers
+
+    def fitted(n_jobs: int | None) -> TrainResult:
+        estimator = {"kind": "random_forest", "n_estimators": 30, "n_jobs": n_jobs}
+        return train(features, labels, model_config_from_mapping({"estimator": estimator}))
+
+    parallel, serial = fitted(2), fitted(None)
+    assert parallel.config.estimator.n_jobs == 2, "the config records how it was fitted"
+    assert parallel.pipeline.named_steps[ESTIMATOR_STEP].n_jobs is None
+    np.testing.assert_array_equal(
+        parallel.pipeline.predict_proba(serial.X_test), serial.pipeline.predict_proba(serial.X_test)
+    )
+
+
 def test_extra_columns_and_column_order_do_not_matter(trained: TrainResult) -> None:
     shuffled = trained.X_test[list(reversed(trained.X_test.columns))].assign(extra="x")
     np.testing.assert_allclose(

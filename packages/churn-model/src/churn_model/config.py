@@ -44,6 +44,8 @@ class RandomForestConfig(_Strict):
     max_features: Literal["sqrt", "log2"] | int | float | None = "sqrt"
     random_state: int | None = 42
     class_weight: Literal["balanced", "balanced_subsample"] | None = None
+    #: threads for fitting (-1: every core); the fitted model predicts in one thread (see
+    #: ``training.train``), since Spark and the serving service parallelize scoring themselves
     n_jobs: int | None = None
 
     @field_validator("max_features", mode="before")

@@ -85,6 +85,7 @@ def train(
     pipeline = build_pipeline(resolved)
     pipeline.fit(parts.X_train, parts.y_train)
     fit_seconds = time.perf_counter() - started
+    _predict_single_threaded(pipeline)
     return TrainResult(
         pipeline=pipeline,
         config=resolved,
@@ -102,6 +103,18 @@ def train(
         best_params=best_params,
         cv_results=cv_results,
     )
+
+
+def _predict_single_threaded(pipeline: Pipeline) -> None:
+    """``n_jobs`` is the fit's parallelism only: the fitted model predicts in one thread.
+
+    Scoring is parallel already (Spark runs a Python worker per core), so threads per prediction
+    would oversubscribe the cores; and a one-row request of the serving service would pay for
+    dispatching to a thread pool. A random forest's trees do not depend on
+    ``n_jobs`` (scikit-learn seeds each tree up front), so the model is the same either way."""
+    estimator = pipeline.named_steps[ESTIMATOR_STEP]
+    if "n_jobs" in estimator.get_params():
+        estimator.set_params(n_jobs=None)
 
 
 def _split(features: pd.DataFrame, labels: pd.Series, split_config: SplitConfig) -> DataSplit:
