@@ -10,6 +10,11 @@ before anything is timed. At this size the step is bound by per-call costs (Py4J
 query planning), not by rows, so a figure from a 10-million-row run (monitoring.py) says nothing
 about it.
 
+A second result times what a scheduled run of the same champion does once its baseline is kept
+(``<predictions>_monitor_baseline``): decoding the kept text and the window step on it, against
+the window step on the rows, both this tree; the rows are checked equal first, and the encoded
+size is reported.
+
     uv run python benchmarks/monitoring_window.py --baseline 4b65c5d --rounds 8
 """
 
@@ -154,23 +159,43 @@ def main() -> None:
             )
         windows = len(results["this_tree"].windows)
 
-        seconds: dict[str, list[float]] = {"baseline": [], "this_tree": []}
+        from churn_monitoring.baseline import decode, encode
+
+        encoded = encode(new.summarise_baseline(training, spec(), reference))
+
+        def kept_step(arm: ModuleType) -> Any:
+            return arm.monitor(
+                decode(encoded), scored, spec(), granularity="1 month", model_version="bench"
+            )
+
+        for table in ("profile", "drift"):
+            pd.testing.assert_frame_equal(
+                getattr(results["this_tree"], table),
+                getattr(kept_step(new), table),
+                check_exact=True,
+            )
+
+        seconds: dict[str, list[float]] = {"baseline": [], "this_tree": [], "kept": []}
         for round_ in range(args.rounds):
-            order = [("baseline", old), ("this_tree", new)]
-            for arm_name, arm in order if round_ % 2 == 0 else order[::-1]:
+            order = [("baseline", old, window_step), ("this_tree", new, window_step)]
+            order.append(("kept", new, kept_step))
+            for arm_name, arm, step in order if round_ % 2 == 0 else order[::-1]:
                 started = time.perf_counter()
-                window_step(arm)
+                step(arm)
                 seconds[arm_name].append(time.perf_counter() - started)
         spark.stop()
 
     result = step_result("monitor (the window step)", seconds["baseline"], seconds["this_tree"])
+    kept = step_result("with a kept baseline", seconds["this_tree"], seconds["kept"])
+    kept["baseline_is"] = "this tree's window step on the rows"
+    kept["encoded_baseline_bytes"] = len(encoded)
     emit(
         {
             "benchmark": "monitoring_window",
             "baseline": args.baseline,
             "rows": {**counts, "windows": windows, "per_window": 700},
             "spark_master": "local[2]",
-            "results": [result],
+            "results": [result, kept],
         },
         args.out,
     )

@@ -178,6 +178,7 @@ def test_quiet_months_do_not_fire_and_reruns_replace(world: World) -> None:
     assert first.status == "ok", first.reasons
     assert not first.fired
     assert len(first.windows_computed) == 2
+    assert first.baseline == "computed"
     profile, drift = world.tables()
     spark = world.ctx.spark
     counts = (spark.table(profile).count(), spark.table(drift).count())
@@ -198,6 +199,9 @@ def test_late_labels_recompute_only_their_window(world: World) -> None:
     labels_arrive(world, 2)
     result = world.monitor()
     assert [w.month for w in result.windows_computed] == [2]
+    assert result.baseline == "kept", "the champion's baseline is summarised once"
+    kept = world.ctx.table(world.ctx.runtime.tables.predictions) + "_monitor_baseline"
+    assert world.ctx.spark.table(kept).count() == 1
     profile, _ = world.tables()
     table = (
         world.ctx.spark.table(profile)
@@ -212,6 +216,7 @@ def test_drift_fires_once_and_names_the_features(world: World) -> None:
     add_month(world, 3)
     third = world.monitor()
     assert third.status == "drift"
+    assert third.baseline == "kept"
     assert not third.fired  # one violating window of the last three: not yet
     add_month(world, 4)
     fired = world.monitor()

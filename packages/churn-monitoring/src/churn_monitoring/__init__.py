@@ -2,6 +2,7 @@
 the retrain policy. See the package README."""
 
 from churn_monitoring.aggregate import MonitorSpec, with_windows
+from churn_monitoring.baseline import Baseline, summarise_baseline
 from churn_monitoring.business import BusinessParams
 from churn_monitoring.monitor import BASELINE, CONSECUTIVE, MonitorResult, monitor
 from churn_monitoring.policy import Decision, MonitorPolicy, decide, window_verdicts
@@ -10,6 +11,7 @@ from churn_monitoring.stattests import StatTest, get_stattest, register_stattest
 __all__ = [
     "BASELINE",
     "CONSECUTIVE",
+    "Baseline",
     "BusinessParams",
     "Decision",
     "MonitorPolicy",
@@ -21,6 +23,7 @@ __all__ = [
     "monitor",
     "register_stattest",
     "stattests",
+    "summarise_baseline",
     "window_verdicts",
     "with_windows",
 ]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +17,11 @@ from churn_monitoring.aggregate import (
     Granularity,
     MonitorSpec,
     WindowSummary,
-    baseline_grids,
     performance_cells,
     profile_cells,
     summarise,
 )
+from churn_monitoring.baseline import Baseline, summarise_baseline
 from churn_monitoring.business import BusinessParams
 from churn_monitoring.metrics import drift_rows, profile_rows
 
@@ -50,7 +49,7 @@ def available_windows(scored: DataFrame) -> list[tuple[datetime, datetime]]:
 
 
 def monitor(
-    baseline_rows: DataFrame,
+    baseline_rows: DataFrame | Baseline,
     scored: DataFrame,
     spec: MonitorSpec,
     *,
@@ -67,7 +66,11 @@ def monitor(
     ``prediction_baseline``: rows whose probability is the baseline of the prediction drift
     (and of the predicted positive rate) instead of ``baseline_rows``' own; the model's scores on
     held-out rows, since its scores on its own training rows are more confident than on anyone
-    new. ``baseline_rows`` then needs no probability column."""
+    new. ``baseline_rows`` then needs no probability column.
+
+    ``baseline_rows`` may instead be a ``Baseline`` that ``summarise_baseline`` made of the same
+    rows earlier (kept with ``baseline.encode``): its grids and summaries are used as they are,
+    and ``prediction_baseline`` is not read."""
     business = business or BusinessParams()
     all_windows = available_windows(scored)
     ends = dict(all_windows)
@@ -78,19 +81,14 @@ def monitor(
     if not wanted:
         return MonitorResult(pd.DataFrame(), pd.DataFrame(), [])
 
-    if prediction_baseline is None:
-        grids = baseline_grids(baseline_rows, spec.numeric_columns, spec.max_grid)
-    else:
-        grids = {
-            **baseline_grids(baseline_rows, spec.numeric, spec.max_grid),
-            **baseline_grids(prediction_baseline, [spec.probability], spec.max_grid),
-        }
-        if spec.probability not in baseline_rows.columns:
-            baseline_rows = baseline_rows.withColumn(spec.probability, F.lit(None).cast("double"))
-    base_cells = profile_cells(baseline_rows, spec, grids, windowed=False)
-    baseline = summarise(base_cells, None, spec, grids)
-    if prediction_baseline is not None:
-        _replace_prediction_baseline(baseline, prediction_baseline, spec, grids)
+    kept = (
+        baseline_rows
+        if isinstance(baseline_rows, Baseline)
+        else summarise_baseline(baseline_rows, spec, prediction_baseline)
+    )
+    grids, baseline = kept.grids, kept.summaries
+    if missing := [c for c in spec.numeric_columns if c not in grids]:
+        raise ValueError(f"the baseline has no grid of {missing}: it was made for another spec")
 
     current = scored.where(F.col(WINDOW_START).isin(needed))
     cells = profile_cells(current, spec, grids)
@@ -125,26 +123,6 @@ def monitor(
                 for row in drift_rows(summaries[(before, key, value)], summary, spec)
             ]
     return MonitorResult(pd.DataFrame(profile), pd.DataFrame(drift), wanted, summaries, baseline)
-
-
-def _replace_prediction_baseline(
-    baseline: dict[tuple[datetime | None, str | None, str | None], WindowSummary],
-    rows: DataFrame,
-    spec: MonitorSpec,
-    grids: dict[str, Any],
-) -> None:
-    """The probability summaries of ``baseline`` (per slice) from ``rows`` instead."""
-    from churn_monitoring.histograms import empty_numeric
-
-    only = replace(spec, numeric=(), categorical=())
-    scored = summarise(profile_cells(rows, only, grids, windowed=False), None, only, grids)
-    for key, summary in baseline.items():
-        other = scored.get(key)
-        summary.columns[spec.probability] = (
-            other.columns[spec.probability] if other else empty_numeric(grids[spec.probability])
-        )
-        summary.predicted_positive_rate = other.predicted_positive_rate if other else math.nan
-        summary.probability_x_charges = other.probability_x_charges if other else math.nan
 
 
 def _empty_like(summary: WindowSummary) -> WindowSummary:

@@ -4,6 +4,9 @@
 Writes are idempotent per (model version, granularity, window): a write replaces exactly the rows
 of the windows it carries (Delta ``replaceWhere``: delete + insert in one commit), so a rerun
 replaces, never duplicates.
+
+Beside them, ``<predictions>_monitor_baseline`` keeps each encoded ``Baseline`` under its
+fingerprint (``churn_monitoring.baseline``), so later runs need not summarise it again.
 """
 
 from __future__ import annotations
@@ -64,6 +67,49 @@ def profile_table_name(predictions_table: str) -> str:
 
 def drift_table_name(predictions_table: str) -> str:
     return f"{predictions_table}_drift_metrics"
+
+
+def baseline_table_name(predictions_table: str) -> str:
+    return f"{predictions_table}_monitor_baseline"
+
+
+BASELINE_SCHEMA = StructType(
+    [
+        StructField("fingerprint", StringType()),
+        StructField("model_version", StringType()),
+        StructField("baseline", StringType()),
+        StructField("computed_at", TimestampType()),
+    ]
+)
+
+
+def read_kept_baseline(spark: SparkSession, table: str, fingerprint: str) -> str | None:
+    """The encoded baseline kept under ``fingerprint`` (the newest, should two runs have kept
+    one), or None."""
+    if not spark.catalog.tableExists(table):
+        return None
+    row = (
+        spark.table(table)
+        .where(F.col("fingerprint") == fingerprint)
+        .orderBy(F.col("computed_at").desc())
+        .select("baseline")
+        .first()
+    )
+    return None if row is None else str(row["baseline"])
+
+
+def keep_baseline(
+    spark: SparkSession, table: str, fingerprint: str, model_version: str, encoded: str
+) -> None:
+    """Append one kept baseline (one commit; the table is created by the first)."""
+    columns = {
+        "fingerprint": pa.array([fingerprint], pa.string()),
+        "model_version": pa.array([model_version], pa.string()),
+        "baseline": pa.array([encoded], pa.string()),
+        "computed_at": pa.array([pd.Timestamp.now(tz="UTC")], pa.timestamp("us", tz="UTC")),
+    }
+    frame = spark.createDataFrame(pa.table(columns), BASELINE_SCHEMA)
+    frame.write.format("delta").mode("append").saveAsTable(table)
 
 
 def window_key(start: datetime) -> str:

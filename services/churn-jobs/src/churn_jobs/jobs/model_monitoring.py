@@ -5,7 +5,9 @@
    inference log later), and, when a window is to be computed (2), its baseline: the champion's
    own training rows, read with Delta time travel at the table versions recorded on the model
    version; the prediction drift's baseline is the champion's scores on the held-out reference
-   customers of the same refresh. A run with no such window reads and scores neither.
+   customers of the same refresh. A run with no such window reads and scores neither. The
+   baseline's summaries are kept in ``<predictions>_monitor_baseline`` by the first run that
+   needs them; later runs of the same champion read them from there.
 2. Windows (scoring date truncated to the granularity) that are new, or whose label count
    changed since they were last computed (labels arrive late), are computed with
    churn-monitoring and replace their rows in ``<predictions>_profile_metrics`` and
@@ -42,7 +44,7 @@ from churn_monitoring import BusinessParams, MonitorPolicy
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from churn_monitoring import Decision, MonitorResult
+    from churn_monitoring import Baseline, Decision, MonitorResult
     from churn_registry_ops import ModelVersionInfo
 
 KEY = "customer_id"
@@ -104,6 +106,8 @@ class MonitoringSummary:
     reasons: list[str]
     report_path: str | None = None
     retrain_runs: list[str] = field(default_factory=list)
+    #: "kept": read from <predictions>_monitor_baseline; "computed" (and kept); "not needed"
+    baseline: str = "not needed"
 
 
 def run(ctx: JobContext, params: Params) -> MonitoringSummary:
@@ -136,15 +140,12 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
         existing = read_monitor_rows(ctx.spark, profile_table, version, params.granularity)
         todo, total = _windows_to_compute(scored, existing)
         result: MonitorResult | None = None
+        baseline_source = "not needed"
         if todo:  # else nothing to compare: the baselines are neither read nor scored
             from churn_monitoring import monitor
 
-            step("reading the champion's training rows at their recorded Delta versions")
-            baseline, baseline_features = _baseline_rows(ctx, champion)
-            step("scoring the held-out reference customers (the prediction-drift baseline)")
-            prediction_baseline = _prediction_baseline(ctx, champion, baseline_features)
-            baseline, prediction_baseline = baseline.persist(), prediction_baseline.persist()
-            inputs += [baseline, prediction_baseline]
+            baseline, kept = _baseline(ctx, champion, spec, predictions, step)
+            baseline_source = "kept" if kept else "computed"
             step(f"computing {len(todo)} window(s) on Spark")
             result = monitor(
                 baseline,
@@ -154,7 +155,6 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
                 model_version=version,
                 windows=todo,
                 business=params.business,
-                prediction_baseline=prediction_baseline,
             )
             step(f"writing {drift_table} and {profile_table}")
             for table, rows, schema in (
@@ -195,6 +195,7 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
             drifting=decision.drifting,
             reasons=decision.reasons,
             report_path=report_path,
+            baseline=baseline_source,
         )
         tags = {
             TAG_STATUS: decision.status,
@@ -313,14 +314,55 @@ def _scored_rows(ctx: JobContext, predictions: str, version: str, params: Params
     return with_windows(joined, "scoring_date", params.granularity)
 
 
-def _baseline_rows(ctx: JobContext, champion: ModelVersionInfo) -> tuple[DataFrame, DataFrame]:
-    """The champion's training rows (labels joined with features), and the features table, both
-    at the Delta versions recorded on the model version."""
-    spark = ctx.spark
-    features_table = ctx.table(ctx.runtime.tables.features)
-    labels_table = ctx.table(ctx.runtime.tables.labels)
+def _baseline(
+    ctx: JobContext, champion: ModelVersionInfo, spec: Any, predictions: str, step: Any
+) -> tuple[Baseline, bool]:
+    """The champion's baseline, and whether it was kept from an earlier run.
+
+    It is kept in ``<predictions>_monitor_baseline`` under a fingerprint of the spec, the model
+    version and the Delta versions of the rows it summarises: a scheduled run then reads one
+    row instead of reading the training rows, scoring the reference customers and summarising
+    both."""
+    from churn_monitoring import summarise_baseline
+    from churn_monitoring.baseline import decode, encode, fingerprint
+    from churn_monitoring.tables import baseline_table_name, keep_baseline, read_kept_baseline
+
+    versions = _training_versions(ctx, champion)
+    reference_table = ctx.table(ctx.runtime.tables.reference)
+    reference_version = _reference_version(ctx, champion, reference_table)
+    key = fingerprint(
+        spec,
+        model=champion.name,
+        version=str(champion.version),
+        tables={**versions, reference_table: reference_version},
+    )
+    table = baseline_table_name(predictions)
+    step(f"looking for the champion's baseline in {table}")
+    encoded = read_kept_baseline(ctx.spark, table, key)
+    if encoded is not None:
+        try:
+            return decode(encoded), True
+        except ValueError:  # unreadable (written by hand?): summarised and kept again below
+            pass
+    step("reading the champion's training rows at their recorded Delta versions")
+    rows, features = _baseline_rows(ctx, champion, versions)
+    step("scoring the held-out reference customers (the prediction-drift baseline)")
+    prediction_rows = _prediction_baseline(ctx, champion, features, reference_version)
+    rows, prediction_rows = rows.persist(), prediction_rows.persist()
+    step(f"summarising the baseline and keeping it in {table}")
+    try:
+        baseline = summarise_baseline(rows, spec, prediction_rows)
+    finally:
+        rows.unpersist()
+        prediction_rows.unpersist()
+    keep_baseline(ctx.spark, table, key, str(champion.version), encode(baseline))
+    return baseline, False
+
+
+def _training_versions(ctx: JobContext, champion: ModelVersionInfo) -> dict[str, int]:
+    """The Delta versions of the features and labels tables recorded on the model version."""
     versions = {}
-    for table in (features_table, labels_table):
+    for table in (ctx.table(ctx.runtime.tables.features), ctx.table(ctx.runtime.tables.labels)):
         tag = f"delta_version_{table.replace('.', '_')}"
         value = champion.tags.get(tag)
         if value is None or not value.isdigit():
@@ -330,6 +372,30 @@ def _baseline_rows(ctx: JobContext, champion: ModelVersionInfo) -> tuple[DataFra
                 "retrain with model-train (it records the versions) and promote that version",
             )
         versions[table] = int(value)
+    return versions
+
+
+def _reference_version(ctx: JobContext, champion: ModelVersionInfo, table: str) -> int | None:
+    """The reference table's version recorded on the model version, else (a champion trained
+    before it was recorded: reference customers are never trained on) the version the last
+    completed refresh left."""
+    from churn_features.tables import table_version
+
+    recorded = champion.tags.get(f"delta_version_{table.replace('.', '_')}", "")
+    if recorded.isdigit():
+        return int(recorded)
+    snapshot = table_snapshot(ctx).version(table)
+    return snapshot if snapshot is not None else table_version(ctx.spark, table)
+
+
+def _baseline_rows(
+    ctx: JobContext, champion: ModelVersionInfo, versions: dict[str, int]
+) -> tuple[DataFrame, DataFrame]:
+    """The champion's training rows (labels joined with features), and the features table, both
+    at the Delta versions recorded on the model version."""
+    spark = ctx.spark
+    features_table = ctx.table(ctx.runtime.tables.features)
+    labels_table = ctx.table(ctx.runtime.tables.labels)
     try:
         labels = spark.sql(f"SELECT * FROM {labels_table} VERSION AS OF {versions[labels_table]}")
         features = spark.sql(
@@ -352,7 +418,10 @@ def _baseline_rows(ctx: JobContext, champion: ModelVersionInfo) -> tuple[DataFra
 
 
 def _prediction_baseline(
-    ctx: JobContext, champion: ModelVersionInfo, features: DataFrame
+    ctx: JobContext,
+    champion: ModelVersionInfo,
+    features: DataFrame,
+    reference_version: int | None,
 ) -> DataFrame:
     """The champion's scores on the held-out reference customers (features as it was trained):
     the baseline of the prediction drift. Its scores on its own training rows would be more
@@ -361,12 +430,12 @@ def _prediction_baseline(
     from churn_features.tables import read_version
     from churn_scoring.score import score_batch
 
-    reference_table = ctx.table(ctx.runtime.tables.reference)
-    recorded = champion.tags.get(f"delta_version_{reference_table.replace('.', '_')}", "")
-    if recorded.isdigit():
-        reference = read_version(ctx.spark, reference_table, int(recorded))
-    else:  # a champion trained before the reference version was recorded: reference customers
-        reference = table_snapshot(ctx).read(reference_table)  # are never trained on
+    table = ctx.table(ctx.runtime.tables.reference)
+    reference = (
+        read_version(ctx.spark, table, reference_version)
+        if reference_version is not None
+        else table_snapshot(ctx).read(table)  # missing: says so
+    )
     rows = reference.select(KEY).distinct().join(features, KEY, "inner")
     scored = score_batch(ctx.spark, champion.uri, rows, DeltaFeatureStore(ctx.spark))
     return rows.join(scored.select(KEY, PROBABILITY), KEY, "inner")
@@ -502,6 +571,8 @@ def render(ctx: JobContext, summary: MonitoringSummary) -> None:
         table.add_row("", reason)
     table.add_row("retraining", ", ".join(summary.retrain_runs) if summary.fired else "not started")
     table.add_row("monitoring run", summary.run_id)
+    if summary.baseline != "not needed":
+        table.add_row("baseline", f"{summary.baseline} (<predictions>_monitor_baseline)")
     if summary.report_path:
         table.add_row("report", summary.report_path)
     ctx.console.print(table)
