@@ -106,8 +106,9 @@ class MonitoringSummary:
     reasons: list[str]
     report_path: str | None = None
     retrain_runs: list[str] = field(default_factory=list)
-    #: "kept": read from <predictions>_monitor_baseline; "computed" (and kept); "not needed"
+    #: "kept": read from ``baseline_table``; "computed" (and kept there); "not needed"
     baseline: str = "not needed"
+    baseline_table: str | None = None
 
 
 def run(ctx: JobContext, params: Params) -> MonitoringSummary:
@@ -117,6 +118,7 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
     from churn_monitoring.tables import (
         DRIFT_SCHEMA,
         PROFILE_SCHEMA,
+        baseline_table_name,
         drift_table_name,
         profile_table_name,
         read_monitor_rows,
@@ -196,6 +198,7 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
             reasons=decision.reasons,
             report_path=report_path,
             baseline=baseline_source,
+            baseline_table=baseline_table_name(predictions),
         )
         tags = {
             TAG_STATUS: decision.status,
@@ -571,8 +574,10 @@ def render(ctx: JobContext, summary: MonitoringSummary) -> None:
         table.add_row("", reason)
     table.add_row("retraining", ", ".join(summary.retrain_runs) if summary.fired else "not started")
     table.add_row("monitoring run", summary.run_id)
-    if summary.baseline != "not needed":
-        table.add_row("baseline", f"{summary.baseline} (<predictions>_monitor_baseline)")
+    if summary.baseline == "kept":
+        table.add_row("baseline", f"kept by an earlier run, read from {summary.baseline_table}")
+    elif summary.baseline == "computed":
+        table.add_row("baseline", f"summarised from the rows, kept in {summary.baseline_table}")
     if summary.report_path:
         table.add_row("report", summary.report_path)
     ctx.console.print(table)
