@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_monitoring import BASELINE, CONSECUTIVE, BusinessParams, MonitorSpec, monitor
+from churn_monitoring import (
+    BASELINE,
+    CONSECUTIVE,
+    BusinessParams,
+    MonitorSpec,
+    monitor,
+    summarise_baseline,
+)
 from churn_monitoring.aggregate import (
     OVERALL,
     baseline_grids,
@@ -176,7 +183,8 @@ def test_monitor_rows_and_drift_detected(spark) -> None:
 
 
 def test_tables_are_replaced_per_window_never_duplicated(spark) -> None:
-    base = spark.createDataFrame(frame(800, 1))
+    # summarised once, as model-monitoring keeps it: every monitor call below reuses it
+    base = summarise_baseline(spark.createDataFrame(frame(800, 1)), SPEC)
     days = pd.concat([frame(300, 20, day=date(2026, 2, d)) for d in (1, 2, 3)])
     scored = with_windows(spark.createDataFrame(days), "scoring_date", "1 day")
     spark.sql("CREATE DATABASE IF NOT EXISTS mon")
