@@ -93,7 +93,12 @@ def test_the_fingerprint_covers_the_spec_the_sources_and_the_format() -> None:
 def test_text_that_is_not_a_baseline_of_this_format_is_refused() -> None:
     with pytest.raises(ValueError, match="not an encoded baseline"):
         decode("not base64 at all!")
-    other = {"format": FORMAT + 1, "grids": {}, "summaries": []}
-    text = base64.b64encode(zlib.compress(json.dumps(other).encode())).decode()
+
+    def text(document: object) -> str:
+        return base64.b64encode(zlib.compress(json.dumps(document).encode())).decode()
+
     with pytest.raises(ValueError, match=f"format {FORMAT + 1}, not {FORMAT}"):
-        decode(text)
+        decode(text({"format": FORMAT + 1, "grids": {}, "summaries": []}))
+    damaged = {"format": FORMAT, "grids": {}, "summaries": [{"slice_key": None}]}
+    with pytest.raises(ValueError, match="not an encoded baseline: KeyError"):
+        decode(text(damaged))

@@ -118,6 +118,13 @@ def decode(text: str) -> Baseline:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise ValueError(f"an encoded baseline of format {found!r}, not {FORMAT}")
+    try:
+        return _baseline(document)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a damaged document
+        raise ValueError(f"not an encoded baseline: {type(exc).__name__}: {exc}") from None
+
+
+def _baseline(document: dict[str, Any]) -> Baseline:
     grids = {name: _from_array(value) for name, value in document["grids"].items()}
     summaries: dict[SummaryKey, WindowSummary] = {}
     for item in document["summaries"]:

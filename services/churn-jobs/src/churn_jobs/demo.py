@@ -206,6 +206,7 @@ def _summary(ctx: JobContext, acts: ActTimer) -> None:
         names.predictions,
         f"{names.predictions}_profile_metrics",
         f"{names.predictions}_drift_metrics",
+        f"{names.predictions}_monitor_baseline",
     ):
         full = ctx.table(short)
         if spark.catalog.tableExists(full):
