@@ -238,7 +238,11 @@ def test_drift_fires_once_and_names_the_features(world: World) -> None:
     # the same episode: a rerun, and a new drifting window, fire nothing
     assert not world.monitor().fired
     labels_arrive(world, 3)
+    kept = world.ctx.table(world.ctx.runtime.tables.predictions) + "_monitor_baseline"
+    world.ctx.spark.sql(f"UPDATE {kept} SET baseline = 'damaged by hand'")
     again = world.monitor()
+    assert again.baseline == "computed", "a kept baseline that does not decode is summarised again"
+    assert world.ctx.spark.table(kept).count() == 2
     assert not again.fired
     assert again.status == "drift"
     assert {v.version for v in reg.versions()} == versions, "no second retraining"
