@@ -14,6 +14,7 @@ import pytest
 from test_monitor_spark import SPEC, frame
 
 from churn_monitoring import Baseline, monitor, summarise_baseline
+from churn_monitoring import baseline as baseline_module
 from churn_monitoring.aggregate import with_windows
 from churn_monitoring.baseline import FORMAT, decode, encode, fingerprint
 from churn_monitoring.histograms import NumericHistogram
@@ -79,7 +80,9 @@ def test_a_kept_baseline_is_found_by_its_fingerprint_newest_first(spark) -> None
     assert read_kept_baseline(spark, table, "f3") is None
 
 
-def test_the_fingerprint_covers_the_spec_the_sources_and_the_format() -> None:
+def test_the_fingerprint_covers_the_spec_the_sources_and_the_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     key = fingerprint(SPEC, model="m", version="1", tables={"features": 3})
     assert key == fingerprint(SPEC, model="m", version="1", tables={"features": 3})
     assert key != fingerprint(SPEC, model="m", version="2", tables={"features": 3})
@@ -88,6 +91,8 @@ def test_the_fingerprint_covers_the_spec_the_sources_and_the_format() -> None:
     assert key != fingerprint(
         replace(SPEC, threshold=0.4), model="m", version="1", tables={"features": 3}
     )
+    monkeypatch.setattr(baseline_module, "FORMAT", FORMAT + 1)
+    assert key != fingerprint(SPEC, model="m", version="1", tables={"features": 3})
 
 
 def test_text_that_is_not_a_baseline_of_this_format_is_refused() -> None:

@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from churn_monitoring.aggregate import (
     MonitorSpec,
@@ -54,13 +56,13 @@ class Baseline:
     summaries: dict[SummaryKey, WindowSummary]
 
 
-def summarise_baseline(rows: Any, spec: MonitorSpec, prediction_rows: Any = None) -> Baseline:
-    """Grids and per-slice summaries of ``rows`` (a Spark frame).
+def summarise_baseline(
+    rows: DataFrame, spec: MonitorSpec, prediction_rows: DataFrame | None = None
+) -> Baseline:
+    """Grids and per-slice summaries of ``rows``.
 
     ``prediction_rows``: rows whose probability is the baseline of the prediction drift (and of
     the predicted positive rate) instead of ``rows``' own, which then need no probability."""
-    from pyspark.sql import functions as F
-
     if prediction_rows is None:
         grids = baseline_grids(rows, spec.numeric_columns, spec.max_grid)
     else:

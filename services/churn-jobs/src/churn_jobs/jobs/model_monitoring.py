@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ from churn_monitoring import BusinessParams, MonitorPolicy
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from churn_monitoring import Baseline, Decision, MonitorResult
+    from churn_monitoring import Baseline, Decision, MonitorResult, MonitorSpec
     from churn_registry_ops import ModelVersionInfo
 
 KEY = "customer_id"
@@ -318,7 +319,11 @@ def _scored_rows(ctx: JobContext, predictions: str, version: str, params: Params
 
 
 def _baseline(
-    ctx: JobContext, champion: ModelVersionInfo, spec: Any, predictions: str, step: Any
+    ctx: JobContext,
+    champion: ModelVersionInfo,
+    spec: MonitorSpec,
+    predictions: str,
+    step: Callable[[str], None],
 ) -> tuple[Baseline, bool]:
     """The champion's baseline, and whether it was kept from an earlier run.
 
