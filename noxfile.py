@@ -17,7 +17,7 @@ import nox
 
 # stdlib only, so importable here, outside any environment
 sys.path.insert(0, str(Path(__file__).parent / "tools" / "churn-release" / "src"))
-from churn_release.shared_bytecode import STORE_VARIABLE, harvest, seed
+from churn_release.shared_bytecode import STORE_VARIABLE, harvest, prune, seed
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -38,8 +38,18 @@ MEMBERS = {
 }
 SOURCE_DIRS = [f"{path}/src" for path in MEMBERS.values()]
 DIST = ROOT / "dist"
+#: What sessions compute once and later runs may reuse, as uv keeps its own cache beside it:
+#: outside the checkout, so that CI's clean clones reuse it too. Each entry is keyed by what it
+#: was made from (a source file's inode and mtime, a module's hash, the JVM class path), so a
+#: stale one is never used, only not found. ``CHURN_CI_CACHE=<dir>`` moves it.
+CI_CACHE = Path(
+    os.environ.get("CHURN_CI_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "churn-ci"
+)
 #: links to the .pyc of each source file uv linked into a session (churn_release.shared_bytecode)
-BYTECODE_STORE = ROOT / ".nox" / "bytecode"
+BYTECODE_STORE = CI_CACHE / "bytecode"
+#: bytecode no environment has linked for this long is dropped (its uv cache entry is likely gone)
+BYTECODE_UNUSED_DAYS = 14
 
 
 def sync(session: nox.Session, *args: str, runs_python_code: bool = True) -> None:
@@ -78,13 +88,15 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     workspace(session, runs_python_code=False)
-    session.run("mypy", *SOURCE_DIRS)
+    # mypy rechecks a module whose source or dependencies changed (by hash), whatever the cache
+    session.run("mypy", "--cache-dir", str(CI_CACHE / "mypy"), *SOURCE_DIRS)
 
 
 # The JVM class cache (churn-local-spark's class_cache) is keyed by the class path, which holds
 # the pyspark the driver runs from: a test session alone would record an archive (~30 s) for its
 # own venv's pyspark only, so a lone `nox -s tests` runs with it off. `nox -s ci` records one
-# archive up front (jvm_cache) and points every test session's SPARK_HOME at that pyspark.
+# archive up front (jvm_cache), or finds an earlier run's, and points every test session's
+# SPARK_HOME at that pyspark.
 #
 # Bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set (some CI images set it):
 # without them every Python process of a test session (each `churn` subprocess, each Spark
@@ -95,7 +107,10 @@ TEST_ENV = {
     "PYTHONDONTWRITEBYTECODE": "",
     STORE_VARIABLE: str(BYTECODE_STORE),  # churn-release's wheel smoke venvs seed from it too
 }
-JVM_CACHE = ROOT / ".nox" / "jvm-cache"
+#: The class archives (churn-local-spark's class_cache names each after the class path it fits;
+#: it keeps the three last used). Which pyspark this checkout's sessions run: JVM_SPARK_HOME.
+JVM_CACHE = CI_CACHE / "jvm"
+JVM_SPARK_HOME = ROOT / ".nox" / "jvm-spark-home.txt"
 
 
 @nox.session
@@ -151,8 +166,10 @@ def build(session: nox.Session) -> None:
 def jvm_cache(session: nox.Session) -> None:
     """Resolve the Delta jars (Maven Central, into ~/.ivy2) and record the JVM class archive
     once, for every test session of a CI run: they all start Spark from this session's pyspark
-    (``SPARK_HOME``), so one archive fits all (see churn-local-spark's class_cache). The whole
-    workspace, so that the recording driver also runs an Arrow Python worker (pandas, pyarrow)."""
+    (``SPARK_HOME``), so one archive fits all (see churn-local-spark's class_cache). An archive
+    an earlier run recorded for the same class path (a checkout at the same place, the same
+    pyspark from uv's cache) is mapped instead (JVM_CACHE). The whole workspace, so that the
+    recording driver also runs an Arrow Python worker (pandas, pyarrow)."""
     workspace(session)
     locate = "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
     output = session.run("python", "-c", locate, silent=True)
@@ -161,7 +178,7 @@ def jvm_cache(session: nox.Session) -> None:
     spark_home = str(output).strip().splitlines()[-1]
     env = {**TEST_ENV, "CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home}
     session.run("python", "-m", "churn_local_spark.warm", env=env)
-    (JVM_CACHE / "spark-home.txt").write_text(spark_home + "\n")
+    JVM_SPARK_HOME.write_text(spark_home + "\n")
 
 
 # Slowest first (seconds in the last CI run's summary), so two lanes finish close together.
@@ -224,9 +241,11 @@ def ci(session: nox.Session) -> None:
 
         def on_setup() -> None:
             # inherited by the nox processes started from now on: every Spark test session
-            spark_home = (JVM_CACHE / "spark-home.txt").read_text().strip()
+            spark_home = JVM_SPARK_HOME.read_text().strip()
             os.environ.update({"CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home})
 
+    pruned = prune(BYTECODE_STORE, BYTECODE_UNUSED_DAYS * 24 * 3600)
+    session.log(f"{CI_CACHE}: {pruned} bytecode files no environment used lately dropped")
     # The workspace environment first, alone: the sessions' environments then link its bytecode
     # (BYTECODE_STORE) instead of two starting together each compiling the same files.
     _nox(session, "jvm_cache", "--install-only")

@@ -7,9 +7,10 @@ import compileall
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from churn_release.shared_bytecode import harvest, seed
+from churn_release.shared_bytecode import harvest, prune, seed
 
 TAG = sys.implementation.cache_tag  # e.g. cpython-311
 
@@ -83,3 +84,31 @@ def test_bytecode_without_its_source_is_not_harvested(tmp_path: Path) -> None:
     (site / "__pycache__").mkdir(parents=True)
     (site / "__pycache__" / f"gone.{TAG}.pyc").write_bytes(b"orphan")
     assert harvest(site, tmp_path / "store") == 0
+
+
+def test_prune_drops_only_bytecode_no_environment_has_linked_for_a_while(tmp_path: Path) -> None:
+    cache = tmp_path / "uv-cache"
+    cache.mkdir()
+    for name in ("kept.py", "gone.py"):
+        (cache / name).write_text(f"NAME = {name!r}\n")
+    store = tmp_path / "store"
+    kept_env = environment(tmp_path / "kept", cache, ["kept.py"])
+    gone_env = environment(tmp_path / "gone", cache, ["gone.py"])
+    for site in (kept_env, gone_env):
+        assert compileall.compile_dir(site, quiet=2)
+        assert harvest(site, store) == 1
+    for pyc in (gone_env / "__pycache__").iterdir():
+        pyc.unlink()  # its environment deleted: the store holds the only link
+
+    assert prune(store, unused_seconds=3600) == 0, "unlinked just now: kept for a while"
+    later = time.time() + 7200
+    assert prune(store, unused_seconds=3600, now=later) == 1
+    (left,) = store.iterdir()
+    assert left.name.startswith(next(iter(_keys(kept_env)))), "the linked one stays, however old"
+    assert seed(environment(tmp_path / "again", cache, ["kept.py"]), store) == 1
+
+
+def _keys(site: Path) -> set[str]:
+    from churn_release.shared_bytecode import _sources
+
+    return {key for _, key in _sources(site)}

@@ -19,6 +19,7 @@ Only the standard library: the noxfile imports this outside any environment.
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,26 @@ def harvest(site_packages: Path, store: Path) -> int:
                 continue
             added += 1
     return added
+
+
+def prune(store: Path, unused_seconds: float, now: float | None = None) -> int:
+    """Drop the store's bytecode that no environment links (the store's is its only link) and
+    that nothing linked for ``unused_seconds`` (each link or unlink sets the file's ctime): its
+    source has most likely left uv's cache, and no source will have its key again. Returns how
+    many files went. A store that outlives checkouts (CI's clean clones) stays bounded so."""
+    if not store.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - unused_seconds
+    removed = 0
+    for entry in os.scandir(store):
+        try:
+            stat = entry.stat(follow_symlinks=False)
+            if stat.st_nlink == 1 and stat.st_ctime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:  # pruned by another process meanwhile
+            continue
+    return removed
 
 
 def _sources(site_packages: Path) -> Iterator[tuple[Path, str]]:
