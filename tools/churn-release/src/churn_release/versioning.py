@@ -178,10 +178,17 @@ def bump(repo_root: Path, package: str, version: str, *, lock: bool = True) -> B
 def _set_version(root: Path, package: str, version: str, *, lock: bool) -> bool:
     """``uv version --package``: uv edits the one ``version`` line (layout and comments kept)
     and, unless ``--frozen``, refreshes ``uv.lock``, which records every member's version (every
-    nox session syncs ``--locked``, so a bump without a relock would fail the next CI run)."""
+    nox session syncs ``--locked``, so a bump without a relock would fail the next CI run).
+
+    From uv's cache first (``--offline``), as the noxfile syncs: the relock keeps every locked
+    version either way, and online it revalidates what the index calls stale, pyspark's sdist
+    among them, whose new download every later sync then builds again (about 40 CPU s)."""
     command = ["uv", "version", "--package", package, version]
     command.append("--no-sync" if lock else "--frozen")
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    for attempt in ([*command, "--offline"], command):
+        done = subprocess.run(attempt, cwd=root, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            break
     if done.returncode != 0:
         raise ReleaseError(
             f"`{' '.join(command)}` failed:\n{done.stderr.strip()[-2000:]}",
