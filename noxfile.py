@@ -12,10 +12,8 @@ import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import nox
-from nox.command import CommandFailed
 
 # stdlib only, so importable here, outside any environment
 sys.path.insert(0, str(Path(__file__).parent / "tools" / "churn-release" / "src"))
@@ -65,29 +63,14 @@ def sync(session: nox.Session, *args: str, runs_python_code: bool = True) -> Non
     nothing; bytecode only pays off in processes that import the stack."""
     command = ["uv", "sync", "--locked", *args]
     env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
-    synced = _uv_cache_first(session, [*command, "--no-compile-bytecode"], env)
+    synced = session.run_install(*command, "--no-compile-bytecode", env=env, silent=True)
     if not runs_python_code or synced is None:  # None: `--no-install` on a reused environment
         return
     site_packages = list(Path(session.virtualenv.location).glob("lib/python3*/site-packages"))
     linked = sum(seed(path, BYTECODE_STORE) for path in site_packages)
-    _uv_cache_first(session, [*command, "--compile-bytecode"], env)
+    session.run_install(*command, "--compile-bytecode", env=env, silent=True)
     added = sum(harvest(path, BYTECODE_STORE) for path in site_packages)
     session.log(f"bytecode: {linked} files linked from {BYTECODE_STORE}, {added} new ones added")
-
-
-def _uv_cache_first(session: nox.Session, command: list[str], env: dict[str, str]) -> Any:
-    """``command`` from uv's cache alone (``--offline``) when it holds every file the lock
-    names, else from the index. The lock pins every file by hash, so a cached one is the one
-    wanted; but online, uv revalidates what the index's cache headers call stale (PyPI's pages:
-    10 minutes), and pyspark, an sdist, comes back as a new download that is built again: about
-    40 CPU seconds, in the middle of a CI run that already uses both cores (it happened in each
-    of two runs, 15 minutes apart). Its files then have new mtimes, which also retires the JVM
-    class archive recorded for the old ones (churn-local-spark's class_cache)."""
-    try:
-        return session.run_install(*command, "--offline", env=env, silent=True)
-    except CommandFailed:
-        session.log("uv's cache lacks a file the lock names: syncing from the index")
-        return session.run_install(*command, env=env, silent=True)
 
 
 def workspace(session: nox.Session, *, runs_python_code: bool = True) -> None:
