@@ -180,9 +180,10 @@ def _set_version(root: Path, package: str, version: str, *, lock: bool) -> bool:
     and, unless ``--frozen``, refreshes ``uv.lock``, which records every member's version (every
     nox session syncs ``--locked``, so a bump without a relock would fail the next CI run).
 
-    From uv's cache first (``--offline``), as the noxfile syncs: the relock keeps every locked
-    version either way, and online it revalidates what the index calls stale, pyspark's sdist
-    among them, whose new download every later sync then builds again (about 40 CPU s)."""
+    From uv's cache first (``--offline``): the relock keeps every locked version either way, and
+    online it revalidates what the index calls stale (PyPI's pages: after 10 minutes), pyspark's
+    sdist among them. That leaves a new revision of it, which the next sync builds again (about
+    40 CPU s; in CI, the relock test did so in the middle of every run)."""
     command = ["uv", "version", "--package", package, version]
     command.append("--no-sync" if lock else "--frozen")
     for attempt in ([*command, "--offline"], command):
