@@ -94,6 +94,9 @@ class Params(StrictModel):
     report: bool = True
 
 
+BaselineSource = Literal["kept", "computed", "not needed"]
+
+
 @dataclass
 class MonitoringSummary:
     model_name: str
@@ -108,7 +111,7 @@ class MonitoringSummary:
     report_path: str | None = None
     retrain_runs: list[str] = field(default_factory=list)
     #: "kept": read from ``baseline_table``; "computed" (and kept there); "not needed"
-    baseline: str = "not needed"
+    baseline: BaselineSource = "not needed"
     baseline_table: str | None = None
 
 
@@ -143,7 +146,7 @@ def run(ctx: JobContext, params: Params) -> MonitoringSummary:
         existing = read_monitor_rows(ctx.spark, profile_table, version, params.granularity)
         todo, total = _windows_to_compute(scored, existing)
         result: MonitorResult | None = None
-        baseline_source = "not needed"
+        baseline_source: BaselineSource = "not needed"
         if todo:  # else nothing to compare: the baselines are neither read nor scored
             from churn_monitoring import monitor
 
