@@ -11,7 +11,22 @@ are candidates, to measure, not to assume:
 - ``codegen``: Spark's and Delta's own defaults (``CODEGEN_ON``: Janino-compiled stage and
   expression code; ``DELTA_STATS_ON``);
 - ``c1_only``: ``-XX:TieredStopAtLevel=1`` (no C2: cheap compiles, slower code);
-- ``codegen_stages_only``: whole-stage code on, expressions interpreted.
+- ``codegen_stages_only``: whole-stage code on, expressions interpreted;
+- ``local_log_store``: Delta's ``LocalLogStore`` for ``file:`` paths. Its default there,
+  ``HDFSLogStore``, renames through Hadoop's ``FileContext``, which starts a ``readlink``
+  process for each link-status read (no Hadoop native library in pip's pyspark): eight per
+  commit, 2,816 in one ``bash .ci/run`` (process accounting). Alone, an append commit of 100 rows
+  took about 105-126 ms instead of 132-148 ms;
+- ``simple_ui_plans``: the listeners' plan text as plain ``explain()`` output rather than the
+  ``formatted`` default, which walks each plan again (about 5 % of a refresh's driver-thread
+  samples in a Java Flight Recording);
+- ``both_stop42``: the last two together. Stop 42, three rounds of four refreshes: 44.8 and
+  44.0 s, JVM CPU 57.7 and 57.1 s (round 1 also recorded the class archive: 51.1 s), against
+  ``default``'s 40.2, 40.6 and 44.6 s, JVM CPU 51.2, 51.7 and 57.1 s. No gain a refresh shows,
+  so neither is a default.
+
+``jvm_cpu`` is the driver JVM's user + system CPU over the run (``/proc``): on 2 cores, where CI
+runs two sessions side by side, CPU rather than one run's wall time decides what a setting buys.
 
 Each arm is a fresh process (its own JVM) that runs ``--refreshes`` refreshes of the vendored data
 (the first creates the tables, the others are reruns); arms rotate their order each round, and
@@ -37,12 +52,19 @@ from _report import emit
 
 from churn_local_spark import CODEGEN_ON, DELTA_STATS_ON
 
+LOCAL_LOG_STORE = {"spark.delta.logStore.file.impl": "io.delta.storage.LocalLogStore"}
+SIMPLE_UI_PLANS = {"spark.sql.ui.explainMode": "simple"}
+
 ARMS: dict[str, dict[str, Any]] = {
     "default": {},
     "delta_stats": {"sql": DELTA_STATS_ON},
     "codegen": {"sql": {**CODEGEN_ON, **DELTA_STATS_ON}},
     "c1_only": {"env": {"JDK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1"}},
     "codegen_stages_only": {"sql": {"spark.sql.codegen.wholeStage": "true"}},
+    # start-up settings ("conf"), read once when the JVM starts
+    "local_log_store": {"conf": LOCAL_LOG_STORE},
+    "simple_ui_plans": {"conf": SIMPLE_UI_PLANS},
+    "both_stop42": {"conf": {**LOCAL_LOG_STORE, **SIMPLE_UI_PLANS}},
 }
 
 
@@ -54,7 +76,9 @@ def child(arm: str, refreshes: int) -> None:
 
     with tempfile.TemporaryDirectory(prefix="churn-bench-driver-") as tmp:
         started = time.perf_counter()
-        spark = LocalPlatform(Path(tmp)).spark(master="local[2]", app_name=f"bench-{arm}")
+        spark = LocalPlatform(Path(tmp)).spark(
+            master="local[2]", app_name=f"bench-{arm}", conf=ARMS[arm].get("conf")
+        )
         start_seconds = time.perf_counter() - started
         for key, value in ARMS[arm].get("sql", {}).items():
             spark.conf.set(key, value)
@@ -67,8 +91,23 @@ def child(arm: str, refreshes: int) -> None:
             t0 = time.perf_counter()
             rows = refresh_feature_tables(spark, store, tables).report.rows_read
             seconds.append(round(time.perf_counter() - t0, 2))
+        jvm_cpu = _jvm_cpu_seconds(spark)
         spark.stop()
-    report({"rows": rows, "spark_start": round(start_seconds, 2), "refreshes": seconds})
+    report(
+        {
+            "rows": rows,
+            "spark_start": round(start_seconds, 2),
+            "refreshes": seconds,
+            "jvm_cpu": jvm_cpu,
+        }
+    )
+
+
+def _jvm_cpu_seconds(spark: Any) -> float:
+    """User + system CPU seconds of the driver JVM so far (Linux ``/proc``)."""
+    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
 
 
 def run_arm(arm: str, refreshes: int) -> dict[str, Any]:
@@ -107,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 "median_total": statistics.median(r["total"] for r in results),
                 "median_first_refresh": statistics.median(r["refreshes"][0] for r in results),
                 "median_spark_start": statistics.median(r["spark_start"] for r in results),
+                "jvm_cpu": [r["jvm_cpu"] for r in results],
                 **(
                     {}
                     if arm == "default"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,12 +95,14 @@ class LocalPlatform:
         driver_memory: str = "4g",
         shuffle_partitions: int = 4,
         ui: bool = False,
+        conf: Mapping[str, str] | None = None,
     ) -> SparkSession:
         """A Delta-enabled SparkSession with a persistent Hive (Derby) metastore under ``home``,
         started by churn-local-spark's ``local_spark`` (the builder tests and benchmarks use).
 
         The Delta jars are resolved from Maven Central on first start and cached in ``~/.ivy2``;
-        later starts map a JVM class archive (churn-local-spark's ``class_cache``).
+        later starts map a JVM class archive (churn-local-spark's ``class_cache``). ``conf`` adds
+        or overrides start-up settings (benchmarks compare candidate settings this way).
         """
         from churn_local_spark import local_spark
         from churn_local_spark.session import SettingError
@@ -121,6 +123,7 @@ class LocalPlatform:
                         "spark.sql.execution.arrow.pyspark.enabled": "true",
                         "spark.python.worker.reuse": "true",
                         "spark.sql.adaptive.enabled": "true",
+                        **(conf or {}),
                     },
                 )
         except SettingError as exc:  # refused before any JVM started (CHURN_SPARK_JIT...)
