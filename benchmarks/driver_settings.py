@@ -16,14 +16,15 @@ are candidates, to measure, not to assume:
   ``HDFSLogStore``, renames through Hadoop's ``FileContext``, which starts a ``readlink``
   process for each link-status read (no Hadoop native library in pip's pyspark): eight per
   commit, 2,816 in one ``bash .ci/run`` (process accounting). Alone, an append commit of 100 rows
-  took about 105-126 ms instead of 132-148 ms;
+  took about 105-126 ms instead of 132-148 ms. (Delta's own docstring calls ``LocalLogStore``
+  "for testing only"; on a local disk both stores check, then rename);
 - ``simple_ui_plans``: the listeners' plan text as plain ``explain()`` output rather than the
-  ``formatted`` default, which walks each plan again (about 5 % of a refresh's driver-thread
-  samples in a Java Flight Recording);
-- ``both_stop42``: the last two together. Stop 42, three rounds of four refreshes: 44.8 and
-  44.0 s, JVM CPU 57.7 and 57.1 s (round 1 also recorded the class archive: 51.1 s), against
-  ``default``'s 40.2, 40.6 and 44.6 s, JVM CPU 51.2, 51.7 and 57.1 s. No gain a refresh shows,
-  so neither is a default.
+  ``formatted`` default, which walks each plan again (12 of 201 driver-thread samples in a
+  Java Flight Recording of four refreshes);
+- ``both_stop42``: the last two together (``--arms default both_stop42``). Stop 42, three
+  rounds of four refreshes: 44.8 and 44.0 s, JVM CPU 57.7 and 57.1 s (round 1 also recorded the
+  class archive: 51.1 s), against ``default``'s 40.2, 40.6 and 44.6 s, JVM CPU 51.2, 51.7 and
+  57.1 s. No gain a refresh shows, so neither is a default.
 
 ``jvm_cpu`` is the driver JVM's user + system CPU over the run (``/proc``): on 2 cores, where CI
 runs two sessions side by side, CPU rather than one run's wall time decides what a setting buys.
@@ -66,6 +67,9 @@ ARMS: dict[str, dict[str, Any]] = {
     "simple_ui_plans": {"conf": SIMPLE_UI_PLANS},
     "both_stop42": {"conf": {**LOCAL_LOG_STORE, **SIMPLE_UI_PLANS}},
 }
+#: What ``nox -s bench`` runs: stop 42's candidates only when asked for (``--arms``), as they
+#: showed no gain and each arm adds about 45 s a round.
+DEFAULT_ARMS = ["default", "delta_stats", "codegen", "c1_only", "codegen_stages_only"]
 
 
 def child(arm: str, refreshes: int) -> None:
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--refreshes", type=int, default=4, help="per arm and round")
-    parser.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=DEFAULT_ARMS)
     add_child_argument(parser, ARMS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)

@@ -102,7 +102,8 @@ class LocalPlatform:
 
         The Delta jars are resolved from Maven Central on first start and cached in ``~/.ivy2``;
         later starts map a JVM class archive (churn-local-spark's ``class_cache``). ``conf`` adds
-        or overrides start-up settings (benchmarks compare candidate settings this way).
+        or overrides settings of a session this call starts (benchmarks compare candidate
+        settings this way); a session already running keeps its own.
         """
         from churn_local_spark import local_spark
         from churn_local_spark.session import SettingError
