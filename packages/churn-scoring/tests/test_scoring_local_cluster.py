@@ -39,6 +39,9 @@ def test_scoring_works_across_executor_processes(
     # the driver's collector (churn-local-spark)
     assert set(CLIENT_JIT) <= set(result["driver_jvm_arguments"])
     assert len(result["executor_jvm_arguments"]) == 2
+    # and, when the driver maps a class archive (churn-local-spark's class cache), they map it too
+    archive = {a for a in result["driver_jvm_arguments"] if a.startswith("-XX:SharedArchiveFile=")}
     for args in result["executor_jvm_arguments"]:
         assert set(CLIENT_JIT) <= set(args)
         assert DRIVER_GC in args
+        assert archive <= set(args)

@@ -18,6 +18,10 @@ The life of the cache (a user-level directory, like Ivy's ``~/.ivy2``):
 3. an archive: ``-XX:SharedArchiveFile``. If the JVM cannot start with it, ``local_spark`` deletes
    it and starts again without.
 
+A ``local-cluster`` driver follows the same plan, and its executor JVMs (same machine, same Spark
+class path) get the jars from the same files and map the archive (``map_options``); they never
+record one.
+
 The archive's name hashes what it must match (the Java runtime, pyspark, the jars, their sizes and
 mtimes); the JVM checks the class path itself too and maps nothing on a mismatch.
 ``CHURN_JVM_CACHE=off`` turns all of this off; ``CHURN_JVM_CACHE=<dir>`` moves the cache.
@@ -76,13 +80,17 @@ def plan_start(directory: Path | None) -> StartPlan:
     _remove_stale_partials(directory)
     if archive.is_file():
         os.utime(archive)  # recently used: kept by _prune
-        # A JVM that cannot map it dies writing a crash report: keep that out of the cwd.
-        crash = directory / "hs_err_pid%p.log"
-        options = f"-XX:SharedArchiveFile={archive} -XX:ErrorFile={crash} {QUIET}"
-        return StartPlan(jars, options, archive=archive)
+        return StartPlan(jars, map_options(archive), archive=archive)
     _prune(directory)
     partial = directory / f"{name}.{os.getpid()}.partial"
     return StartPlan(jars, f"-XX:ArchiveClassesAtExit={partial} {QUIET}", recording=partial)
+
+
+def map_options(archive: Path) -> str:
+    """The JVM options that map ``archive``. A JVM that cannot map it dies writing a crash report:
+    that goes to the archive's directory, out of the cwd."""
+    crash = archive.parent / "hs_err_pid%p.log"
+    return f"-XX:SharedArchiveFile={archive} -XX:ErrorFile={crash} {QUIET}"
 
 
 def state(directory: Path | None) -> str:
