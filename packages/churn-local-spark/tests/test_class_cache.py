@@ -14,10 +14,11 @@ from pyspark.sql import SparkSession
 
 from churn_local_spark import class_cache, local_spark
 
-#: ``python -c CHILD <warehouse> job|start [java options]``: a driver that runs a job (with or
-#: without the archive, the JVM works: Delta's classes are every other Spark test's), or only
-#: starts. A recording start only starts: the archive it dumps at exit holds every class it
-#: loaded, and a job's add about 6 CPU seconds to the dump (143 MB instead of 102 MB).
+#: ``python -c CHILD <warehouse> job|start [java options]``: a driver that starts Spark and, with
+#: ``job``, runs a job (the JVM works, archive or not; Delta's own classes are every other Spark
+#: test's business). The recording start only starts: the archive it dumps at exit holds every
+#: class the JVM loaded, and a job's classes add about 6 CPU seconds to the dump (143 MB instead
+#: of 102 MB).
 CHILD = """
 import sys
 from churn_local_spark import local_spark
