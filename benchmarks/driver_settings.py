@@ -108,10 +108,13 @@ def child(arm: str, refreshes: int) -> None:
 
 
 def _jvm_cpu_seconds(spark: Any) -> float:
-    """User + system CPU seconds of the driver JVM so far (Linux ``/proc``)."""
-    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+    """User + system CPU seconds of the driver JVM so far."""
+    import psutil
+
+    times = psutil.Process(
+        spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    ).cpu_times()
+    return round(times.user + times.system, 1)
 
 
 def run_arm(arm: str, refreshes: int) -> dict[str, Any]:
