@@ -4,7 +4,9 @@ each; a failed run stops the chain with one message naming it."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from databricks.sdk import WorkspaceClient
@@ -22,7 +24,14 @@ JOBS = {"DEV-churn-model-train": "model-train", "DEV-churn-model-deployment": "m
 
 
 @pytest.fixture
-def fake(fake_workspace: FakeWorkspace) -> FakeWorkspace:
+def fake(fake_workspace: FakeWorkspace, monkeypatch: pytest.MonkeyPatch) -> FakeWorkspace:
+    """The fake's runs advance one step per ``runs/get``, with no clock, so the SDK's waiter
+    (``run_now(...).result()``) sleeping 1 s, 2 s, ... plus jitter between its polls would only
+    wait on nothing: 12 s of the three tests. Its polls are made without the sleeps; the waiting
+    itself (polling until TERMINATED before the next job starts) is what the tests check."""
+    import databricks.sdk.service.jobs as jobs_api
+
+    monkeypatch.setattr(jobs_api, "time", SimpleNamespace(time=time.time, sleep=lambda _: None))
     return fake_workspace
 
 
@@ -68,6 +77,15 @@ def test_the_deployed_jobs_run_in_order_once(
     started = start_retraining(ctx, RetrainParams(), "monitoring-run-1")
     assert [s.split(":")[1] for s in started] == list(JOBS)
     assert _runs(fake) == list(JOBS), "each job started exactly once, in order"
+    # the first run was polled until it ended (the fake ends it at the third poll), and only
+    # then was the second started
+    calls = [(r.path.rsplit("/jobs/", 1)[-1], r.query.get("run_id")) for r in fake.requests]
+    run_nows = [i for i, (action, _) in enumerate(calls) if action == "run-now"]
+    first = str(min(fake.state.runs))
+    polls = [i for i, (action, run) in enumerate(calls) if action == "runs/get" and run == first]
+    assert len(polls) == 3, calls
+    assert run_nows[0] < polls[0]
+    assert polls[-1] < run_nows[1], "the second job started before the first had ended"
 
 
 def test_a_failed_training_run_stops_the_chain(
