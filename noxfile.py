@@ -195,6 +195,7 @@ CI_ORDER = [
     "churn-monitoring",
     "churn-serving",
     "typecheck",
+    "build",
 ]
 #: Sessions whose tests start no Spark JVM (so need neither the Delta jars nor the class archive):
 #: they run while jvm_cache resolves and records them.
@@ -205,12 +206,14 @@ NO_SPARK = {
     "churn-infra",
     "churn-release",
     "typecheck",
+    "build",
 }
 
 
 @nox.session(venv_backend="none")
 def ci(session: nox.Session) -> None:
-    """Everything CI runs: lint, typecheck, member tests, integration, build.
+    """Everything CI runs: lint, typecheck, member tests, integration, build (the packages'
+    sdists and wheels, in a lane like the rest: it needs nothing the tests make).
 
     The sessions run in ``CHURN_CI_LANES`` (default 2) concurrent nox processes, slowest first:
     on 2 cores a session runs 1.4-1.8x slower beside another, but the whole run takes far less
@@ -268,7 +271,6 @@ def ci(session: nox.Session) -> None:
         session.error(
             f"failed: {', '.join(failed)}" + (f"; not run: {', '.join(not_run)}" if not_run else "")
         )
-    _nox(session, "build")
 
 
 def _nox(session: nox.Session, name: str, *options: str) -> None:
