@@ -93,7 +93,7 @@ class LocalPlatform:
         master: str = "local[*]",
         app_name: str = "churn",
         driver_memory: str = "4g",
-        shuffle_partitions: int = 4,
+        shuffle_partitions: int = 2,
         ui: bool = False,
         conf: Mapping[str, str] | None = None,
     ) -> SparkSession:
@@ -101,7 +101,10 @@ class LocalPlatform:
         started by churn-local-spark's ``local_spark`` (the builder tests and benchmarks use).
 
         The Delta jars are resolved from Maven Central on first start and cached in ``~/.ivy2``;
-        later starts map a JVM class archive (churn-local-spark's ``class_cache``). ``conf`` adds
+        later starts map a JVM class archive (churn-local-spark's ``class_cache``). Two shuffle
+        partitions: AQE coalesces a local job's small shuffles to one partition anyway, but each
+        map task still writes a block per partition (churn-jobs' monitoring tests: 103-111 CPU-s
+        with four, 97-100 with two; see the CHANGELOG). ``conf`` adds
         or overrides settings of a session this call starts (benchmarks compare candidate
         settings this way); a session already running keeps its own.
         """
