@@ -134,9 +134,9 @@ def sources(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def refresh_then_kill(complete: Path, params: Path, home: Path, tmp_path: Path) -> int:
-    """Refresh ``complete``ly, then SIGKILL the process group (driver and its JVM) of the next
-    refresh (``params``) once it has committed the labels; return the labels version it
-    committed."""
+    """Refresh the source of ``complete`` to the end, then SIGKILL the process group (driver and
+    its JVM) of the refresh of ``params`` once it has committed the labels; return the labels
+    version it committed."""
     ready = tmp_path / "paused"
     log_path = tmp_path / "paused-refresh.log"
     with log_path.open("w") as log:
