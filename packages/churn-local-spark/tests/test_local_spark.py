@@ -46,6 +46,20 @@ def test_the_session_is_local_on_loopback_with_the_workarounds(spark: SparkSessi
     assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
 
 
+def test_pandas_frames_cross_through_arrow(spark: SparkSession) -> None:
+    """``ARROW_ON``: an array column arrives as numpy arrays, as Arrow hands it over (the pickled
+    path gives Python lists), and a pandas frame goes back to Spark as it came."""
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    frame = spark.range(2).select("id", F.array(F.lit("a"), F.lit("b")).alias("xs")).toPandas()
+    assert isinstance(frame["xs"][0], np.ndarray)
+    assert frame["xs"][0].tolist() == ["a", "b"]
+    back = spark.createDataFrame(pd.DataFrame({"id": [3, 4], "name": ["c", None]}))
+    assert [tuple(r) for r in back.orderBy("id").collect()] == [(3, "c"), (4, None)]
+
+
 def test_delta_tables_work_with_time_travel(spark: SparkSession, tmp_path: Path) -> None:
     spark.sql("CREATE DATABASE IF NOT EXISTS t")
     spark.range(3).write.format("delta").saveAsTable("t.numbers")

@@ -124,7 +124,6 @@ class LocalPlatform:
                     warehouse_dir=self.warehouse_dir,
                     metastore_dir=self.metastore_dir,
                     conf={
-                        "spark.sql.execution.arrow.pyspark.enabled": "true",
                         "spark.python.worker.reuse": "true",
                         "spark.sql.adaptive.enabled": "true",
                         **(conf or {}),
