@@ -98,6 +98,20 @@ def test_delta_writes_no_file_statistics_while_expressions_are_interpreted(
     assert sum(json.loads(s)["numRecords"] for s in with_stats) == 10  # type: ignore[arg-type]
 
 
+def test_planning_a_delta_query_runs_no_spark_job(spark: SparkSession) -> None:
+    """``DELTA_STATS_OFF`` also turns data skipping off: with it on, planning a filtered query on
+    a Delta table runs a Spark job to filter the table's files, which without statistics keeps
+    every one."""
+    spark.sql("CREATE DATABASE IF NOT EXISTS t")
+    spark.range(10).write.format("delta").mode("overwrite").saveAsTable("t.planned")
+    query = spark.table("t.planned").where("id > 3")
+    tracker = spark.sparkContext.statusTracker()
+    before = set(tracker.getJobIdsForGroup(None))
+    query.explain()  # plans it, runs nothing
+    assert set(tracker.getJobIdsForGroup(None)) == before
+    assert query.count() == 6
+
+
 def test_python_workers_run_this_interpreter(spark: SparkSession) -> None:
     def executable(_: object) -> str:
         import sys as worker_sys

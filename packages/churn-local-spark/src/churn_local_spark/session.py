@@ -45,9 +45,18 @@ CODEGEN_OFF = {
 #: time quadratic in the number of statistics (min, max and null count of up to 32 columns). In
 #: churn-features' refresh tests that was 36 % of the executor's task time (a JFR profile). The
 #: statistics serve data skipping, which tables of a local driver's sizes do not need; tables stay
-#: readable and writable by any Delta reader. Figures in the CHANGELOG.
-DELTA_STATS_OFF = {"spark.databricks.delta.stats.collect": "false"}
-DELTA_STATS_ON = {"spark.databricks.delta.stats.collect": "true"}
+#: readable and writable by any Delta reader. Data skipping is off with them: without statistics
+#: it skips no file, yet planning each query on a Delta table ran a Spark job to filter the
+#: table's files (and a ``count()`` another, looking for row counts to answer it from); without
+#: it, the scan lists them. Figures in the CHANGELOG.
+DELTA_STATS_OFF = {
+    "spark.databricks.delta.stats.collect": "false",
+    "spark.databricks.delta.stats.skipping": "false",
+}
+DELTA_STATS_ON = {
+    "spark.databricks.delta.stats.collect": "true",
+    "spark.databricks.delta.stats.skipping": "true",
+}
 #: The Python workers' daemon: pyspark's, importing pyspark from the installed package rather
 #: than from the zip Spark puts first on the workers' path (see worker_daemon.py).
 WORKER_DAEMON = {"spark.python.daemon.module": "churn_local_spark.worker_daemon"}
