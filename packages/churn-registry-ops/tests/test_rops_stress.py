@@ -18,6 +18,7 @@ beside it in CI (about 49 CPU seconds for the test; 42 with this, on a quiet mac
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import queue
 import random
@@ -53,6 +54,20 @@ APPLIED = "churn_decision_applied"
 PASSED = SanityReport(
     model_uri="models:/stress", checks=[CheckResult(name="stress", passed=True, detail="ok")]
 )
+#: What a worker imports, for the fork server to import once: this module's imports (a worker
+#: unpickles its function by importing this module; ``compare`` brings scikit-learn) and MLflow's
+#: SQLAlchemy stores (imported by a worker's first client call). Not this module itself: the fork
+#: server does not get pytest's ``sys.path`` and skips a module it cannot import, silently.
+#: Each worker importing scikit-learn and the stores itself cost more CPU than its registry
+#: operations: the test took 31 and 33 CPU seconds so, 22 and 21 with these preloaded.
+WORKER_IMPORTS = [
+    "pytest",
+    "mlflow.pyfunc",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "churn_registry_ops.comparison",
+    "churn_registry_ops.registry",
+]
 LABELS = [0, 1, 0, 1]
 WIN = [0.2, 0.8, 0.1, 0.9]
 LOSE = [0.6, 0.4, 0.7, 0.3]
@@ -190,11 +205,13 @@ def test_eight_processes_at_random_leave_one_champion_and_each_decision_once(
 def _run_workers(*args: str) -> list[dict[str, int]]:
     """``PROCESSES`` worker processes (one each, so that all reach the barrier), their counts.
 
-    Forked from a fresh server process that imported MLflow once (``forkserver``): no thread or
-    connection of this pytest process is inherited, as with ``spawn``, but the workers do not
-    import MLflow eight times over (about 2 CPU seconds each)."""
+    Forked from a fresh server process that imported what the workers run once
+    (``forkserver``, ``WORKER_IMPORTS``): no thread or connection of this pytest process is
+    inherited, as with ``spawn``, but the workers do not each import it again."""
+    # the fork server skips a module it cannot import without a word: say it here instead
+    assert all(importlib.util.find_spec(name) for name in WORKER_IMPORTS), WORKER_IMPORTS
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["mlflow", "mlflow.pyfunc", "churn_registry_ops"])
+    ctx.set_forkserver_preload(WORKER_IMPORTS)
     start, results = ctx.Barrier(PROCESSES), ctx.Queue()
     shared = (ctx.Value("i", 0), ctx.Value("i", 0))  # applied decisions, refusals
     workers = [
