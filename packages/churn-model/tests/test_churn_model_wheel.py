@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from churn_release.shared_bytecode import seed_environment
+
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 
@@ -58,6 +60,7 @@ def test_wheel_trains_and_predicts_in_a_fresh_venv_without_pyspark(tmp_path: Pat
     run(uv, "venv", str(venv), "--python", f"{sys.version_info.major}.{sys.version_info.minor}")
     python = venv / "bin" / "python"
     run(uv, "pip", "install", "--python", str(python), str(wheels[0]))
+    seed_environment(venv)  # CI's compiled bytecode: the script's imports need not compile it
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(HERE / "churn_model_data.py", work / "churn_model_data.py")
@@ -106,6 +109,7 @@ def test_a_logged_model_installs_from_its_own_requirements_and_predicts(
     ):
         done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=model)
         assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    seed_environment(venv)
     done = subprocess.run(
         (str(python), "-c", PREDICT), capture_output=True, text=True, env=env, cwd=model
     )

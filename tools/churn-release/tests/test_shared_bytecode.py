@@ -10,7 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from churn_release.shared_bytecode import harvest, prune, seed
+import pytest
+
+from churn_release.shared_bytecode import (
+    STORE_VARIABLE,
+    harvest,
+    prune,
+    seed,
+    seed_environment,
+)
 
 TAG = sys.implementation.cache_tag  # e.g. cpython-311
 
@@ -77,6 +85,28 @@ def test_a_source_changed_since_the_harvest_is_never_seeded(tmp_path: Path) -> N
     os.utime(cache / "mod.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched since
     assert seed(second, store) == 0
     assert not (second / "__pycache__").exists()
+
+
+def test_a_virtualenv_is_seeded_from_the_store_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "uv-cache"
+    cache.mkdir()
+    (cache / "mod.py").write_text("X = 1\n")
+    first = environment(tmp_path / "first", cache, ["mod.py"])
+    compileall.compile_dir(first, quiet=2)
+    store = tmp_path / "store"
+    assert harvest(first, store) == 1
+    venv = tmp_path / "venv"
+    environment(
+        venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}", cache, ["mod.py"]
+    )
+
+    monkeypatch.delenv(STORE_VARIABLE, raising=False)
+    assert seed_environment(venv) == 0, "no store named: nothing linked"
+    monkeypatch.setenv(STORE_VARIABLE, str(store))
+    assert seed_environment(venv) == 1
+    assert next(venv.glob(f"lib/python3*/site-packages/__pycache__/mod.{TAG}.pyc")).is_file()
 
 
 def test_bytecode_without_its_source_is_not_harvested(tmp_path: Path) -> None:

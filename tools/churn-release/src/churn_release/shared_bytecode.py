@@ -51,6 +51,17 @@ def seed(site_packages: Path, store: Path) -> int:
     return linked
 
 
+def seed_environment(venv: Path) -> int:
+    """Seed each site-packages of the virtualenv ``venv`` from the store named by
+    ``STORE_VARIABLE``, if set (the noxfile sets it for test sessions); return how many files
+    were linked. For environments a test makes with ``uv pip install``: their first imports then
+    load the bytecode instead of compiling mlflow, pandas, scikit-learn... from source."""
+    store = os.environ.get(STORE_VARIABLE)
+    if not store:
+        return 0
+    return sum(seed(path, Path(store)) for path in venv.glob("lib/python3*/site-packages"))
+
+
 def harvest(site_packages: Path, store: Path) -> int:
     """Link each ``.pyc`` under ``site_packages`` whose source is beside it into the store;
     return how many were new to it. Safe to run from several processes at once."""

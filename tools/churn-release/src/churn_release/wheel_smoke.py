@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from churn_release.errors import ReleaseError
-from churn_release.shared_bytecode import STORE_VARIABLE, seed
+from churn_release.shared_bytecode import seed_environment
 
 LOCAL_EXTRA = "local"
 """The extra holding what a Databricks runtime provides (pyspark, delta-spark)."""
@@ -200,9 +200,7 @@ def smoke_install(
                 f"{name} {version} was asked for but {installed.get(name)} got installed.",
                 "check no index serves a package of the same name",
             )
-    if store := os.environ.get(STORE_VARIABLE):  # set by the noxfile: compiled bytecode to reuse
-        for site_packages in venv_dir.glob("lib/python3*/site-packages"):
-            seed(site_packages, Path(store))
+    seed_environment(venv_dir)  # compiled bytecode to reuse, where the noxfile names a store
     done = subprocess.run(
         [str(interpreter), "-c", IMPORT_EVERY_MODULE, target.import_name],
         cwd=neutral,
