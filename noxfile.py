@@ -105,7 +105,7 @@ def typecheck(session: nox.Session) -> None:
 TEST_ENV = {
     "CHURN_JVM_CACHE": os.environ.get("CHURN_JVM_CACHE", "off"),
     "PYTHONDONTWRITEBYTECODE": "",
-    STORE_VARIABLE: str(BYTECODE_STORE),  # churn-release's wheel smoke venvs seed from it too
+    STORE_VARIABLE: str(BYTECODE_STORE),  # venvs tests make seed from it too (seed_environment)
 }
 #: The class archives (churn-local-spark's class_cache names each after the class path it fits;
 #: it keeps the three last used). Which pyspark this checkout's sessions run: JVM_SPARK_HOME.
