@@ -8,6 +8,7 @@ group, so an import of a sibling it does not declare fails there.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tomllib
 from collections.abc import Callable
@@ -182,6 +183,7 @@ def jvm_cache(session: nox.Session) -> None:
 
 
 # Slowest first (seconds in the last CI run's summary), so two lanes finish close together.
+# The idle lane (see ci) takes from the other end.
 CI_ORDER = [
     "churn-jobs",
     "churn-features",
@@ -197,6 +199,18 @@ CI_ORDER = [
     "typecheck",
     "build",
 ]
+#: Sessions the idle lane may take (see ci): the short ones at the end of CI_ORDER. A long one
+#: started there at the lowest priority could still be running when the other lanes are done.
+IDLE_LANE = {
+    "churn-infra",
+    "churn-model",
+    "churn-monitoring",
+    "churn-serving",
+    "typecheck",
+    "build",
+}
+#: the niceness of the idle lane's sessions (POSIX: 19 is the lowest priority)
+IDLE_NICENESS = 19
 #: Sessions whose tests start no Spark JVM (so need neither the Delta jars nor the class archive):
 #: they run while jvm_cache resolves and records them.
 NO_SPARK = {
@@ -225,13 +239,22 @@ def ci(session: nox.Session) -> None:
     jvm_cache starts nothing more. Each session's output is printed whole when it ends, then a
     summary; any failure fails the run. ``CHURN_JVM_CACHE=off`` runs without the class archive
     (churn-local-spark's tests first, in place of jvm_cache, to resolve the jars). Before any of
-    that, jvm_cache's environment is synced alone, so that every later one links its bytecode."""
+    that, jvm_cache's environment is synced alone, so that every later one links its bytecode.
+
+    Beside the lanes runs an idle lane (``CHURN_CI_IDLE_LANE=0`` turns it off): one more nox
+    process at the lowest CPU priority (``nice -n 19``), taking the sessions of ``IDLE_LANE``
+    from the end of the order. The lanes leave about a tenth of the two cores idle (a JVM or a
+    Python process waiting, a session starting, the last session running alone); the scheduler
+    gives that to the idle lane and the lanes barely lose a cycle to it (a nice-19 process weighs
+    15 against 1024), so those sessions are done when the lanes get there."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
+    idle_lane = os.environ.get("CHURN_CI_IDLE_LANE", "1") != "0" and shutil.which("nice")
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")
-    if unknown := NO_SPARK - set(CI_ORDER):
-        session.error(f"NO_SPARK names {sorted(unknown)}, which CI_ORDER does not hold")
+    for name, listed in (("NO_SPARK", NO_SPARK), ("IDLE_LANE", IDLE_LANE)):
+        if unknown := listed - set(CI_ORDER):
+            session.error(f"{name} names {sorted(unknown)}, which CI_ORDER does not hold")
     names = {name: f"tests(member='{name}')" if name in MEMBERS else name for name in CI_ORDER}
     if os.environ.get("CHURN_JVM_CACHE", "").lower() == "off":
         setup = names["churn-local-spark"]
@@ -262,6 +285,7 @@ def ci(session: nox.Session) -> None:
         after_setup=after_setup,
         on_setup=on_setup,
         must_pass={setup, "lint"},
+        idle_lane={names[n] for n in IDLE_LANE} if idle_lane else set(),
     )
     for name, (code, seconds) in results.items():
         session.log(f"{'ok  ' if code == 0 else 'FAIL'} {seconds:7.0f}s  {name}")
@@ -286,11 +310,13 @@ def _run_in_lanes(
     after_setup: set[str],
     on_setup: Callable[[], None],
     must_pass: set[str],
+    idle_lane: set[str],
 ) -> dict[str, tuple[int, float]]:
     """Run nox sessions ``lanes`` at a time, each lane taking the first of ``names`` it may start:
     those in ``after_setup`` only once ``setup`` has passed (and ``on_setup`` has run). Once a
     session of ``must_pass`` fails, none starts. Each one's output goes to a log, printed when it
-    ends (whole, so lanes do not interleave)."""
+    ends (whole, so lanes do not interleave). If ``idle_lane`` names sessions, one more lane runs
+    those, the last first, at niceness ``IDLE_NICENESS``."""
     import subprocess
     import threading
     import time
@@ -302,26 +328,34 @@ def _run_in_lanes(
     state = {"setup_done": False, "stop": False, "running": 0}
     ready = threading.Condition()
 
-    def next_name() -> str | None:
+    def next_name(idle: bool) -> str | None:
         with ready:
             while True:
                 if state["stop"] or not pending:
                     return None
-                allowed = [n for n in pending if state["setup_done"] or n not in after_setup]
+                gate_open = state["setup_done"]
+                allowed = [
+                    n
+                    for n in pending
+                    if (gate_open or n not in after_setup) and (not idle or n in idle_lane)
+                ]
                 if allowed:
-                    pending.remove(allowed[0])
+                    name = allowed[-1] if idle else allowed[0]
+                    pending.remove(name)
                     state["running"] += 1
-                    return allowed[0]
-                if not state["running"]:  # nothing left that could open the gate
-                    return None
+                    return name
+                if not state["running"] or (idle and not idle_lane & set(pending)):
+                    return None  # nothing left that could open the gate, or for this lane
                 ready.wait()
 
-    def lane() -> None:
-        while (name := next_name()) is not None:
+    def lane(idle: bool = False) -> None:
+        while (name := next_name(idle)) is not None:
             log = logs / (name.replace("'", "").replace("(", "-").replace(")", "") + ".log")
             started = time.monotonic()
             with log.open("w") as out:
                 command = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", name]
+                if idle:
+                    command = ["nice", "-n", str(IDLE_NICENESS), *command]
                 code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
             seconds = time.monotonic() - started
             with ready:
@@ -337,6 +371,8 @@ def _run_in_lanes(
                 ready.notify_all()
 
     threads = [threading.Thread(target=lane) for _ in range(max(1, lanes))]
+    if idle_lane:
+        threads.append(threading.Thread(target=lane, kwargs={"idle": True}))
     for thread in threads:
         thread.start()
     for thread in threads:
