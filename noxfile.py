@@ -182,8 +182,8 @@ def jvm_cache(session: nox.Session) -> None:
     JVM_SPARK_HOME.write_text(spark_home + "\n")
 
 
-# Slowest first (seconds in the last CI run's summary), so two lanes finish close together.
-# The idle lane (see ci) takes from the other end.
+# Slowest first (seconds in the last CI run's summary, run in a lane), so two lanes finish close
+# together. The idle lane (see ci) takes from the other end.
 CI_ORDER = [
     "churn-jobs",
     "churn-features",
@@ -288,9 +288,10 @@ def ci(session: nox.Session) -> None:
         must_pass={setup, "lint"},
         idle_lane={names[n] for n in IDLE_LANE} if idle_lane else set(),
     )
-    for name, (code, seconds) in results.items():
-        session.log(f"{'ok  ' if code == 0 else 'FAIL'} {seconds:7.0f}s  {name}")
-    failed = [name for name, (code, _) in results.items() if code != 0]
+    for name, (code, seconds, idle) in results.items():
+        where = "  (idle lane: its wall time beside the lanes)" if idle else ""
+        session.log(f"{'ok  ' if code == 0 else 'FAIL'} {seconds:7.0f}s  {name}{where}")
+    failed = [name for name, (code, _, _) in results.items() if code != 0]
     not_run = [name for name in order if name not in results]
     if failed or not_run:
         session.error(
@@ -312,12 +313,13 @@ def _run_in_lanes(
     on_setup: Callable[[], None],
     must_pass: set[str],
     idle_lane: set[str],
-) -> dict[str, tuple[int, float]]:
+) -> dict[str, tuple[int, float, bool]]:
     """Run nox sessions ``lanes`` at a time, each lane taking the first of ``names`` it may start:
     those in ``after_setup`` only once ``setup`` has passed (and ``on_setup`` has run). Once a
     session of ``must_pass`` fails, none starts. Each one's output goes to a log, printed when it
     ends (whole, so lanes do not interleave). If ``idle_lane`` names sessions, one more lane runs
-    those, the last first, at niceness ``IDLE_NICENESS``."""
+    those, the last first, at niceness ``IDLE_NICENESS``. Returns each session's exit code,
+    seconds, and whether the idle lane ran it."""
     import subprocess
     import threading
     import time
@@ -325,7 +327,7 @@ def _run_in_lanes(
     logs = ROOT / ".nox" / "ci-logs"
     logs.mkdir(parents=True, exist_ok=True)
     pending = list(names)
-    results: dict[str, tuple[int, float]] = {}
+    results: dict[str, tuple[int, float, bool]] = {}
     state = {"setup_done": False, "stop": False, "running": 0}
     ready = threading.Condition()
 
@@ -360,14 +362,15 @@ def _run_in_lanes(
                 code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
             seconds = time.monotonic() - started
             with ready:
-                results[name] = (code, seconds)
+                results[name] = (code, seconds, idle)
                 state["running"] -= 1
                 if name == setup and code == 0:
                     on_setup()
                     state["setup_done"] = True
                 if code != 0 and name in must_pass:
                     state["stop"] = True
-                print(f"\n===== {name}: exit {code} after {seconds:.0f}s =====", flush=True)
+                where = " in the idle lane" if idle else ""
+                print(f"\n===== {name}: exit {code} after {seconds:.0f}s{where} =====", flush=True)
                 print(log.read_text(), flush=True)
                 ready.notify_all()
 
