@@ -202,7 +202,7 @@ CI_ORDER = [
 #: Sessions the idle lane may take (see ci): the short ones at the end of CI_ORDER (a long one
 #: started there could still be running when the other lanes are done). Not churn-serving: its
 #: tests give a server 30 s to start and a promotion 60 s to be followed, deadlines for a hang,
-#: not for a process that yields the CPU to everything else (its setup took 19 of them there).
+#: not for a process that yields the CPU to everything else (its setup took 19 s there, in a trial).
 IDLE_LANE = {
     "churn-infra",
     "churn-model",
@@ -244,12 +244,14 @@ def ci(session: nox.Session) -> None:
 
     Beside the lanes runs an idle lane (``CHURN_CI_IDLE_LANE=0`` turns it off): one more nox
     process at the lowest CPU priority (``nice -n 19``), taking the sessions of ``IDLE_LANE``
-    from the end of the order. The lanes leave about a tenth of the two cores idle (a JVM or a
-    Python process waiting, a session starting, the last session running alone); the scheduler
-    gives that to the idle lane and the lanes barely lose a cycle to it (a nice-19 process weighs
-    15 against 1024), so those sessions are done when the lanes get there."""
+    from the end of the order. The two lanes leave about a tenth of two cores idle (a process
+    waiting on another, a session starting, the last one running alone); the idle lane fills
+    that, and those sessions are done when the lanes get there. It is not free: beside it the
+    lanes' sessions took about 10 % longer in paired runs on 2 cores (a nice-19 process gets few
+    time slices, not none, and shares the cores' caches), yet the whole run ended 5-37 s sooner
+    (issue 15's notes have the runs)."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
-    idle_lane = os.environ.get("CHURN_CI_IDLE_LANE", "1") != "0" and shutil.which("nice")
+    idle_lane = os.environ.get("CHURN_CI_IDLE_LANE", "1") != "0" and bool(shutil.which("nice"))
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")
