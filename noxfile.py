@@ -248,8 +248,8 @@ def ci(session: nox.Session) -> None:
     waiting on another, a session starting, the last one running alone); the idle lane fills
     that, and those sessions are done when the lanes get there. It is not free: beside it the
     lanes' sessions took about 10 % longer in paired runs on 2 cores (a nice-19 process gets few
-    time slices, not none, and shares the cores' caches), yet the whole run ended 5-37 s sooner
-    (issue 15's notes have the runs)."""
+    time slices, not none, and shares the cores' caches), yet the whole run ended sooner in each
+    of four pairs, by 5 to 42 s (issue 15's notes have the runs)."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
     idle_lane = os.environ.get("CHURN_CI_IDLE_LANE", "1") != "0" and bool(shutil.which("nice"))
     missing = set(MEMBERS) - set(CI_ORDER)
