@@ -212,6 +212,8 @@ IDLE_LANE = {
 }
 #: the niceness of the idle lane's sessions (POSIX: 19 is the lowest priority)
 IDLE_NICENESS = 19
+#: values of CHURN_CI_IDLE_LANE that turn it off
+OFF = {"0", "off", "false", "no"}
 #: Sessions whose tests start no Spark JVM (so need neither the Delta jars nor the class archive):
 #: they run while jvm_cache resolves and records them.
 NO_SPARK = {
@@ -242,16 +244,17 @@ def ci(session: nox.Session) -> None:
     (churn-local-spark's tests first, in place of jvm_cache, to resolve the jars). Before any of
     that, jvm_cache's environment is synced alone, so that every later one links its bytecode.
 
-    Beside the lanes runs an idle lane (``CHURN_CI_IDLE_LANE=0`` turns it off): one more nox
-    process at the lowest CPU priority (``nice -n 19``), taking the sessions of ``IDLE_LANE``
+    Beside the lanes runs an idle lane (``CHURN_CI_IDLE_LANE=0`` or ``off`` turns it off): one more
+    nox process at the lowest CPU priority (``nice -n 19``), taking the sessions of ``IDLE_LANE``
     from the end of the order. The two lanes leave about a tenth of two cores idle (a process
-    waiting on another, a session starting, the last one running alone); the idle lane fills
-    that, and those sessions are done when the lanes get there. It is not free: beside it the
-    lanes' sessions took about 10 % longer in paired runs on 2 cores (a nice-19 process gets few
-    time slices, not none, and shares the cores' caches), yet the whole run ended sooner in each
-    of four pairs, by 5 to 42 s (issue 15's notes have the runs)."""
+    waiting on another, a session starting, the last one running alone); the idle lane fills that,
+    and those sessions are done when the lanes get there. It is not free: beside it the lanes'
+    sessions took about 10 % longer in paired runs on 2 cores (a nice-19 process gets few time
+    slices, not none, and shares the cores' caches), yet the whole run ended sooner in each of four
+    pairs, by 5 to 42 s (issue 15's notes have the runs)."""
     lanes = int(os.environ.get("CHURN_CI_LANES", "2"))
-    idle_lane = os.environ.get("CHURN_CI_IDLE_LANE", "1") != "0" and bool(shutil.which("nice"))
+    idle_choice = os.environ.get("CHURN_CI_IDLE_LANE", "on").strip().lower()
+    idle_lane = idle_choice not in OFF and shutil.which("nice") is not None
     missing = set(MEMBERS) - set(CI_ORDER)
     if missing:
         session.error(f"add {sorted(missing)} to CI_ORDER in noxfile.py")
