@@ -13,6 +13,7 @@ from fake_serving import FakeServingWorkspace
 from fake_workspace import FakeWorkspace
 
 from churn_infra.release import Release, build_release, git_state
+from churn_infra.wheel_cache import cache_dir
 
 INFRA_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = INFRA_DIR.parent
@@ -28,10 +29,26 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def churn_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's own CHURN_HOME: what deploys keep there (their wheel cache) never lands in
+    a developer's ``.churn``, and nothing of theirs is read."""
+    home = tmp_path_factory.mktemp("churn-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHURN_HOME", str(home))
+        yield home
+
+
 @pytest.fixture(scope="session")
-def built_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    """The members' wheels, built once (``uv build``) for every deploy test."""
-    return build_release(REPO_ROOT, tmp_path_factory.mktemp("wheels"), git_state(REPO_ROOT))
+def built_release(tmp_path_factory: pytest.TempPathFactory, churn_home: Path) -> Release:
+    """The members' wheels, built once (``uv build``) for every deploy test: kept in the
+    session's wheel cache, where the CLI's deploys find them too."""
+    return build_release(
+        REPO_ROOT,
+        tmp_path_factory.mktemp("wheels"),
+        git_state(REPO_ROOT),
+        cache=cache_dir(churn_home),
+    )
 
 
 @pytest.fixture(autouse=True)

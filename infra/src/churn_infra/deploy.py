@@ -3,7 +3,8 @@
 1. ``load_environment``: the file, its runtime settings, every task's params (validated);
 2. ``predict_release`` + the clean-tree rule (``require_clean_git``, prod);
 3. ``workspace_client``: auth checked with one read-only call;
-4. ``build_release``: the shipped members' wheels;
+4. ``build_release``: the shipped members' wheels (those built before from the same sources
+   are reused, ``churn_infra.wheel_cache``);
 5. ``build_jobs``: the definitions (pure);
 6. ``plan_jobs``: find each job by name (read-only), diff; ``plan_endpoint``: the declared
    serving endpoint (``databricks.serving``) against the workspace and the model's champion;
@@ -43,6 +44,7 @@ from churn_infra.serving_endpoint import (
     plan_endpoint,
 )
 from churn_infra.settings_diff import settings_diff
+from churn_infra.wheel_cache import cache_dir, cached_wheels
 from churn_infra.workspace_client import workspace_client
 
 Action = Literal["create", "update"]
@@ -115,8 +117,7 @@ def deploy(
     client = client or workspace_client(target.workspace)
     with tempfile.TemporaryDirectory(prefix="churn-wheels-") as scratch:
         if release is None:
-            out.print(f"Building the wheels of {', '.join(m.name for m in named.members)} ...")
-            release = build_release(repo_root, build_dir or Path(scratch), named.git)
+            release = _build(repo_root, build_dir or Path(scratch), named, home, out)
         plans = plan_jobs(client, build_jobs(env, release))
         endpoint = plan_serving(client, env)
         result = DeployResult(env.name, dry_run, release.path, plans, endpoint=endpoint)
@@ -342,6 +343,19 @@ def _print_plan(
         out.print(f"  [bold]{status:>18}[/bold]  {plan.name}")
         if diff and dry_run:
             out.print(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
+
+
+def _build(
+    repo_root: Path, out_dir: Path, named: Release, home: Path | None, out: Console
+) -> Release:
+    """The release's wheels: those built before from the same sources, else built now."""
+    cache = cache_dir(home)
+    members = ", ".join(m.name for m in named.members)
+    if cached_wheels(cache, named.content_hash, named.wheel_files) is None:
+        out.print(f"Building the wheels of {members} ...")
+    else:
+        out.print(f"Reusing the wheels of {members}, built before from the same sources ...")
+    return build_release(repo_root, out_dir, named.git, cache=cache)
 
 
 def _deploy_local(

@@ -31,6 +31,7 @@ from churn_infra.errors import InfraError, WorkspaceError
 from churn_infra.jobs import JOB_CLUSTER_KEY, build_job
 from churn_infra.local_runner import EntryPoint, run_job_locally
 from churn_infra.release import Release, build_release, predict_release
+from churn_infra.wheel_cache import cache_dir
 from churn_infra.workspace_client import workspace_client
 
 TERMINAL = frozenset(
@@ -99,7 +100,7 @@ def launch(
     if submit:
         with tempfile.TemporaryDirectory(prefix="churn-wheels-") as scratch:
             if release is None:
-                release = build_release(repo_root, Path(scratch), named.git)
+                release = build_release(repo_root, Path(scratch), named.git, cache=cache_dir(home))
             folder = release.remote_dir(target.artifact_location)
             changes = [Change(f"create {folder}", release_folder_step(client, folder))] + [
                 Change(f"upload {u.remote}", lambda u=u: u.apply(client))  # type: ignore[misc]

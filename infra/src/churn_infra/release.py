@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import re
+import shutil
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from churn_infra.errors import InfraError
+from churn_infra.wheel_cache import cached_wheels, store_wheels
 
 APPLICATION = "churn-jobs"
 """The distribution whose console scripts the tasks run; the release is it and its siblings."""
@@ -60,6 +62,8 @@ class Release:
     content_hash: str
     wheel_dir: Path | None = None
     """Where the built wheels are; None for a release named without building."""
+    reused_wheels: bool = False
+    """The wheels were copied from the wheel cache, not built (``build_release``)."""
 
     @property
     def path(self) -> str:
@@ -158,11 +162,34 @@ def predict_release(repo_root: Path, git: GitState | None = None) -> Release:
     return Release(members, state, content_hash(repo_root, members))
 
 
-def build_release(repo_root: Path, out_dir: Path, git: GitState | None = None) -> Release:
-    """Build each shipped member's wheel with ``uv build --package <name> --out-dir <out_dir>``."""
+def build_release(
+    repo_root: Path, out_dir: Path, git: GitState | None = None, *, cache: Path | None = None
+) -> Release:
+    """Build each shipped member's wheel with ``uv build --package <name> --out-dir <out_dir>``.
+
+    With ``cache`` (``churn_infra.wheel_cache``), wheels built before from the same content are
+    copied to ``out_dir`` instead, and newly built ones are kept there for the next build."""
     release = predict_release(repo_root, git)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for member in release.members:
+    cached = cached_wheels(cache, release.content_hash, release.wheel_files) if cache else None
+    if cached is not None:
+        for name in release.wheel_files:
+            shutil.copy2(cached / name, out_dir / name)
+    else:
+        _build_wheels(repo_root, out_dir, release.members)
+        if cache is not None:
+            store_wheels(cache, release.content_hash, [out_dir / n for n in release.wheel_files])
+    return Release(
+        release.members,
+        release.git,
+        release.content_hash,
+        wheel_dir=out_dir,
+        reused_wheels=cached is not None,
+    )
+
+
+def _build_wheels(repo_root: Path, out_dir: Path, members: tuple[Member, ...]) -> None:
+    for member in members:
         command = ["uv", "build", "--package", member.name, "--wheel", "--out-dir", str(out_dir)]
         done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -172,7 +199,6 @@ def build_release(repo_root: Path, out_dir: Path, git: GitState | None = None) -
             )
         if not (out_dir / member.wheel_file).is_file():
             raise InfraError(f"uv build did not produce {member.wheel_file} in {out_dir}.")
-    return Release(release.members, release.git, release.content_hash, wheel_dir=out_dir)
 
 
 def _untracked(repo_root: Path, members: tuple[Member, ...]) -> str:
