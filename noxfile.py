@@ -18,7 +18,7 @@ import nox
 
 # stdlib only, so importable here, outside any environment
 sys.path.insert(0, str(Path(__file__).parent / "tools" / "churn-release" / "src"))
-from churn_release.shared_bytecode import STORE_VARIABLE, harvest, prune, seed
+from churn_release.shared_bytecode import STORE_VARIABLE, harvest_sources, prune, seed
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -68,9 +68,10 @@ def sync(session: nox.Session, *args: str, runs_python_code: bool = True) -> Non
     if not runs_python_code or synced is None:  # None: `--no-install` on a reused environment
         return
     site_packages = list(Path(session.virtualenv.location).glob("lib/python3*/site-packages"))
-    linked = sum(seed(path, BYTECODE_STORE) for path in site_packages)
+    unseeded: list[Path] = []
+    linked = sum(seed(path, BYTECODE_STORE, unseeded) for path in site_packages)
     session.run_install(*command, "--compile-bytecode", env=env, silent=True)
-    added = sum(harvest(path, BYTECODE_STORE) for path in site_packages)
+    added = harvest_sources(unseeded, BYTECODE_STORE)
     session.log(f"bytecode: {linked} files linked from {BYTECODE_STORE}, {added} new ones added")
 
 

@@ -15,6 +15,7 @@ import pytest
 from churn_release.shared_bytecode import (
     STORE_VARIABLE,
     harvest,
+    harvest_sources,
     prune,
     seed,
     seed_environment,
@@ -142,3 +143,26 @@ def _keys(site: Path) -> set[str]:
     from churn_release.shared_bytecode import _sources
 
     return {key for _, key in _sources(site)}
+
+
+def test_after_a_seed_only_the_sources_it_left_unseeded_are_harvested(tmp_path: Path) -> None:
+    cache = tmp_path / "uv-cache"
+    (cache / "pkg").mkdir(parents=True)
+    for name in ("a.py", "b.py"):
+        (cache / "pkg" / name).write_text(f"NAME = {name!r}\n")
+    store = tmp_path / "store"
+    first = environment(tmp_path / "first", cache, ["pkg/a.py"])
+    unseeded: list[Path] = []
+    assert seed(first, store, unseeded) == 0
+    assert unseeded == [first / "pkg" / "a.py"]
+    assert compileall.compile_dir(first, quiet=2)
+    assert harvest_sources(unseeded, store) == 1
+
+    second = environment(tmp_path / "second", cache, ["pkg/a.py", "pkg/b.py"])
+    unseeded = []
+    assert seed(second, store, unseeded) == 1
+    assert unseeded == [second / "pkg" / "b.py"], "a.py's bytecode came from the store"
+    assert compileall.compile_dir(second, quiet=2)
+    assert harvest_sources(unseeded, store) == 1
+    assert harvest(second, store) == 0, "the full walk finds nothing the sources' harvest missed"
+    assert len(list(store.iterdir())) == 2

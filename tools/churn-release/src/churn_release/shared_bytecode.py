@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 PYCACHE = "__pycache__"
@@ -29,10 +29,14 @@ PYCACHE = "__pycache__"
 STORE_VARIABLE = "CHURN_BYTECODE_STORE"
 
 
-def seed(site_packages: Path, store: Path) -> int:
+def seed(site_packages: Path, store: Path, unseeded: list[Path] | None = None) -> int:
     """Link the store's bytecode for each source under ``site_packages`` into its ``__pycache__``;
-    return how many files were linked (existing ones are kept)."""
+    return how many files were linked (existing ones are kept). ``unseeded``, if given, gets
+    each source the store has no bytecode for: all :func:`harvest_sources` need look at after
+    the environment is compiled."""
     if not store.is_dir():
+        if unseeded is not None:
+            unseeded.extend(source for source, _ in _sources(site_packages))
         return 0
     tails: defaultdict[str, list[str]] = defaultdict(list)  # source key -> "cpython-311.pyc", ...
     for entry in os.scandir(store):
@@ -40,7 +44,11 @@ def seed(site_packages: Path, store: Path) -> int:
         tails[key].append(tail)
     linked = 0
     for source, key in _sources(site_packages):
-        for tail in tails.get(key, ()):
+        if key not in tails:
+            if unseeded is not None:
+                unseeded.append(source)
+            continue
+        for tail in tails[key]:
             cache = source.parent / PYCACHE
             cache.mkdir(exist_ok=True)
             try:
@@ -73,16 +81,41 @@ def harvest(site_packages: Path, store: Path) -> int:
         dirs.clear()
         for name in files:
             stem, _, tail = name.partition(".")
-            if not tail.endswith(".pyc"):
-                continue
-            source = Path(root).parent / f"{stem}.py"
-            try:
-                key = _key(source)
-                os.link(os.path.join(root, name), store / f"{key}.{tail}")
-            except (FileNotFoundError, FileExistsError):
-                continue
-            added += 1
+            if tail.endswith(".pyc"):
+                added += _keep(Path(root), name, Path(root).parent / f"{stem}.py", store)
     return added
+
+
+def harvest_sources(sources: Iterable[Path], store: Path) -> int:
+    """:func:`harvest` for ``sources`` only (those :func:`seed` left unseeded): a fully seeded
+    environment has nothing new to give, and walking all of its ``__pycache__`` folders cost a
+    third of a CPU second per environment."""
+    store.mkdir(parents=True, exist_ok=True)
+    by_folder: defaultdict[Path, list[Path]] = defaultdict(list)
+    for source in sources:
+        by_folder[source.parent / PYCACHE].append(source)
+    added = 0
+    for cache, in_folder in by_folder.items():
+        try:
+            names = os.listdir(cache)
+        except FileNotFoundError:  # nothing compiled there
+            continue
+        stems = {source.stem: source for source in in_folder}
+        for name in names:
+            stem, _, tail = name.partition(".")
+            if stem in stems and tail.endswith(".pyc"):
+                added += _keep(cache, name, stems[stem], store)
+    return added
+
+
+def _keep(cache: Path, name: str, source: Path, store: Path) -> int:
+    """Link ``cache/name``, the bytecode of ``source``, into the store; 1 if it was new there."""
+    try:
+        key = _key(source)
+        os.link(cache / name, store / f"{key}.{name.partition('.')[2]}")
+    except (FileNotFoundError, FileExistsError):
+        return 0
+    return 1
 
 
 def prune(store: Path, unused_seconds: float, now: float | None = None) -> int:
