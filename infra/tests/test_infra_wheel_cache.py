@@ -6,6 +6,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pytest
+
 from churn_infra.release import Release, build_release, predict_release
 from churn_infra.wheel_cache import MANIFEST, cache_dir, cached_wheels, store_wheels
 
@@ -79,3 +81,15 @@ def test_only_the_most_recently_used_entries_are_kept(tmp_path: Path) -> None:
     assert len(kept) == wheel_cache.KEEP
     assert {"hash00", "newest"} <= kept
     assert "hash01" not in kept, "the entry used longest ago went"
+
+
+def test_a_cache_that_cannot_be_written_raises_os_error_for_the_build_to_ignore(
+    tmp_path: Path,
+) -> None:
+    wheel = tmp_path / "a-1-py3-none-any.whl"
+    wheel.write_bytes(b"PK wheel")
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache should be")
+    with pytest.raises(OSError, match="File exists"):
+        store_wheels(not_a_folder, "hash", [wheel])
+    assert cached_wheels(not_a_folder, "hash", [wheel.name]) is None

@@ -10,6 +10,7 @@ had uncommitted changes.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import re
@@ -178,7 +179,11 @@ def build_release(
     else:
         _build_wheels(repo_root, out_dir, release.members)
         if cache is not None:
-            store_wheels(cache, release.content_hash, [out_dir / n for n in release.wheel_files])
+            # the cache only saves time: one that cannot be written must not fail a deploy
+            with contextlib.suppress(OSError):
+                store_wheels(
+                    cache, release.content_hash, [out_dir / n for n in release.wheel_files]
+                )
     return Release(
         release.members,
         release.git,

@@ -43,17 +43,23 @@ def cached_wheels(cache: Path, content_hash: str, wheel_files: Sequence[str]) ->
     for line in lines:  # "<sha256>  <file name>", as sha256sum writes it
         digest, _, name = line.partition("  ")
         listed[name] = digest
-    for name in wheel_files:
-        path = entry / name
-        if name not in listed or not path.is_file() or _sha256(path) != listed[name]:
-            shutil.rmtree(entry, ignore_errors=True)
-            return None
-    entry.touch()  # last use, for pruning
-    return entry
+    try:
+        sound = all(
+            name in listed and (entry / name).is_file() and _sha256(entry / name) == listed[name]
+            for name in wheel_files
+        )
+        if sound:
+            entry.touch()  # last use, for pruning
+            return entry
+    except OSError:  # unreadable: as good as absent
+        pass
+    shutil.rmtree(entry, ignore_errors=True)
+    return None
 
 
 def store_wheels(cache: Path, content_hash: str, wheels: Sequence[Path]) -> None:
-    """Keep ``wheels`` as the entry of ``content_hash`` (an existing sound entry is left as is)."""
+    """Keep ``wheels`` as the entry of ``content_hash`` (an existing sound entry is left as is).
+    Raises OSError if the cache cannot be written (``build_release`` then builds without it)."""
     cache.mkdir(parents=True, exist_ok=True)
     entry = cache / content_hash
     staging = cache / f".{content_hash}.{os.getpid()}.tmp"
