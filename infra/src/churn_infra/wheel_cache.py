@@ -37,7 +37,8 @@ def cached_wheels(cache: Path, content_hash: str, wheel_files: Sequence[str]) ->
     entry = cache / content_hash
     try:
         lines = (entry / MANIFEST).read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except OSError:  # none yet; or a folder without its manifest, which no store leaves: drop it
+        shutil.rmtree(entry, ignore_errors=True)
         return None
     listed = {}
     for line in lines:  # "<sha256>  <file name>", as sha256sum writes it
