@@ -102,7 +102,9 @@ def test_cli_prints_one_message_and_exits_1(
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert "create job DEV-churn-feature-table-refresh failed" in result.output
-    assert CliRunner().invoke(app, args).exit_code == 0
+    rerun = CliRunner().invoke(app, args)
+    assert rerun.exit_code == 0, rerun.output
+    assert "reused: built before from the same sources" in rerun.output, "not built twice"
     assert len(fake.state.jobs) == len(job_names(load_environment("dev", fake_infra)))
 
 

@@ -44,7 +44,7 @@ from churn_infra.serving_endpoint import (
     plan_endpoint,
 )
 from churn_infra.settings_diff import settings_diff
-from churn_infra.wheel_cache import cache_dir, cached_wheels
+from churn_infra.wheel_cache import cache_dir
 from churn_infra.workspace_client import workspace_client
 
 Action = Literal["create", "update"]
@@ -349,13 +349,11 @@ def _build(
     repo_root: Path, out_dir: Path, named: Release, home: Path | None, out: Console
 ) -> Release:
     """The release's wheels: those built before from the same sources, else built now."""
-    cache = cache_dir(home)
-    members = ", ".join(m.name for m in named.members)
-    if cached_wheels(cache, named.content_hash, named.wheel_files) is None:
-        out.print(f"Building the wheels of {members} ...")
-    else:
-        out.print(f"Reusing the wheels of {members}, built before from the same sources ...")
-    return build_release(repo_root, out_dir, named.git, cache=cache)
+    out.print(f"Building the wheels of {', '.join(m.name for m in named.members)} ...")
+    release = build_release(repo_root, out_dir, named.git, cache=cache_dir(home))
+    if release.reused_wheels:
+        out.print("  reused: built before from the same sources (the same bytes as then)")
+    return release
 
 
 def _deploy_local(
