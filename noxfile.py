@@ -18,6 +18,7 @@ import nox
 
 # stdlib only, so importable here, outside any environment
 sys.path.insert(0, str(Path(__file__).parent / "tools" / "churn-release" / "src"))
+from churn_release.linked_copy import linked_copy
 from churn_release.shared_bytecode import STORE_VARIABLE, harvest_sources, prune, seed
 
 nox.options.default_venv_backend = "uv"
@@ -112,6 +113,10 @@ TEST_ENV = {
 #: The class archives (churn-local-spark's class_cache names each after the class path it fits;
 #: it keeps the three last used). Which pyspark this checkout's sessions run: JVM_SPARK_HOME.
 JVM_CACHE = CI_CACHE / "jvm"
+#: Hard-linked copies of jvm_cache's pyspark, each named after its files (churn_release's
+#: linked_copy): the sessions' SPARK_HOME. The archive's name holds the jars' paths, and a clone
+#: at a new place would otherwise record a new one every run (~50 s before Spark sessions start).
+SPARK_HOMES = CI_CACHE / "spark-home"
 JVM_SPARK_HOME = ROOT / ".nox" / "jvm-spark-home.txt"
 
 
@@ -168,16 +173,17 @@ def build(session: nox.Session) -> None:
 def jvm_cache(session: nox.Session) -> None:
     """Resolve the Delta jars (Maven Central, into ~/.ivy2) and record the JVM class archive
     once, for every test session of a CI run: they all start Spark from this session's pyspark
-    (``SPARK_HOME``), so one archive fits all (see churn-local-spark's class_cache). An archive
-    an earlier run recorded for the same class path (a checkout at the same place, the same
-    pyspark from uv's cache) is mapped instead (JVM_CACHE). The whole workspace, so that the
+    (``SPARK_HOME``), so one archive fits all (see churn-local-spark's class_cache). That
+    pyspark runs from a linked copy named after its files (SPARK_HOMES), so an archive an
+    earlier run recorded for the same pyspark from uv's cache, in any checkout, is mapped
+    instead (JVM_CACHE). The whole workspace, so that the
     recording driver also runs an Arrow Python worker (pandas, pyarrow)."""
     workspace(session)
     locate = "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
     output = session.run("python", "-c", locate, silent=True)
     if output is None:  # --install-only: the environment alone (see ci)
         return
-    spark_home = str(output).strip().splitlines()[-1]
+    spark_home = str(linked_copy(Path(str(output).strip().splitlines()[-1]), SPARK_HOMES))
     env = {**TEST_ENV, "CHURN_JVM_CACHE": str(JVM_CACHE), "SPARK_HOME": spark_home}
     session.run("python", "-m", "churn_local_spark.warm", env=env)
     JVM_SPARK_HOME.write_text(spark_home + "\n")
