@@ -99,7 +99,7 @@ def typecheck(session: nox.Session) -> None:
 # the pyspark the driver runs from: a test session alone would record an archive (~30 s) for its
 # own venv's pyspark only, so a lone `nox -s tests` runs with it off. `nox -s ci` records one
 # archive up front (jvm_cache), or finds an earlier run's, and points every test session's
-# SPARK_HOME at that pyspark.
+# SPARK_HOME at that pyspark (a linked copy named after its files: SPARK_HOMES).
 #
 # Bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set (some CI images set it):
 # without them every Python process of a test session (each `churn` subprocess, each Spark
