@@ -176,8 +176,8 @@ def jvm_cache(session: nox.Session) -> None:
     (``SPARK_HOME``), so one archive fits all (see churn-local-spark's class_cache). That
     pyspark runs from a linked copy named after its files (SPARK_HOMES), so an archive an
     earlier run recorded for the same pyspark from uv's cache, in any checkout, is mapped
-    instead (JVM_CACHE). The whole workspace, so that the
-    recording driver also runs an Arrow Python worker (pandas, pyarrow)."""
+    instead (JVM_CACHE). The whole workspace, so that the recording driver also runs an Arrow
+    Python worker (pandas, pyarrow)."""
     workspace(session)
     locate = "import os, pyspark; print(os.path.dirname(pyspark.__file__))"
     output = session.run("python", "-c", locate, silent=True)

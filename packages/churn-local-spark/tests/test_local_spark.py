@@ -218,7 +218,7 @@ def _round_trips(build: Callable[[], object]) -> Counter[str]:
 
     def counted(self: ClientServerConnection, command: str) -> str:
         if threading.get_ident() == builder:
-            kind, target = command.split("\n", 2)[:2]
+            kind, target, *_ = [*command.split("\n", 2), ""]
             sent[f"{kind} {target if target.startswith('z:') else '(object)'}"] += 1
         return send(self, command)
 
