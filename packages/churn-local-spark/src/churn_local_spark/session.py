@@ -72,6 +72,25 @@ CALL_SITES_OFF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 #: end in ``toPandas``: its tests took 25-29 CPU seconds with it, 32-34 without (figures in the
 #: CHANGELOG). Types Arrow cannot carry fall back to the pickled path (pyspark's default).
 ARROW_ON = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
+#: Delta's commits and checksum files written through Hadoop's ``FileSystem`` API, not its
+#: ``FileContext`` API. pip's pyspark ships no native Hadoop library, and without one the local
+#: ``FileContext`` starts a ``readlink`` process for every path it renames: two per file, so four
+#: per Delta commit (its JSON, by Delta's default ``HDFSLogStore``, and its checksum file, by
+#: Spark's ``FileContextBasedCheckpointFileManager``), about 5 ms of CPU each. Two refreshes of
+#: the vendored data started 334 processes with them, 126 without (strace; the rest are the
+#: ``chmod`` every new local file gets, through either API). ``LocalLogStore`` is Delta's store
+#: for local file systems, and no weaker than ``HDFSLogStore`` there: both check that the commit
+#: file is absent, then rename onto it (``LocalLogStore`` serialises the two within this JVM;
+#: ``HDFSLogStore`` only on a raw local file system, not the checksummed one ``file:`` paths
+#: get). Across processes neither is atomic on a local disk, where a rename replaces its target
+#: (Hadoop's ``AbstractFileSystem.renameInternal`` "deals with overwrite in a non-atomic way").
+#: Figures in the CHANGELOG.
+LOCAL_FILE_COMMITS = {
+    "spark.delta.logStore.file.impl": "io.delta.storage.LocalLogStore",
+    "spark.sql.streaming.checkpointFileManagerClass": (
+        "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
+    ),
+}
 #: The client compiler (C1) only, with the tiered default's code cache (240 MB). A local driver
 #: and a ``local-cluster``'s JVMs run small data, and their code never runs long enough to pay
 #: back the server compiler (C2), whose threads compete with the tasks and Python for this
@@ -146,6 +165,7 @@ def local_spark(
         **WORKER_DAEMON,
         **CALL_SITES_OFF,
         **ARROW_ON,
+        **LOCAL_FILE_COMMITS,
         **SQL_SETTINGS,
         # Both ways said explicitly: pyspark's builder keeps earlier builds' options.
         **({**CODEGEN_ON, **DELTA_STATS_ON} if codegen else {**CODEGEN_OFF, **DELTA_STATS_OFF}),
