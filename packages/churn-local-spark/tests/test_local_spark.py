@@ -348,10 +348,11 @@ assert spark.table("t").count() == 8
 
 
 def test_delta_commits_start_no_readlink_process(tmp_path: Path) -> None:
-    """Hadoop's local FileContext starts a ``readlink`` per renamed path (no native Hadoop
+    """Hadoop's local FileContext starts a ``readlink`` per path it looks up (no native Hadoop
     library in pip's pyspark): Delta's commits and checksum files go through the FileSystem API
-    instead (``LOCAL_FILE_COMMITS``). Wrappers first on the driver's PATH log each command the
-    JVM starts; ``chmod`` (every new local file gets one, either way) shows they are seen."""
+    instead (``LOCAL_FILE_COMMITS``; these two commits started 32 without it). Wrappers first on
+    the driver's PATH log each command the JVM starts; ``chmod`` (every new local file gets one,
+    either way) shows they are seen."""
     import os
     import shutil
 

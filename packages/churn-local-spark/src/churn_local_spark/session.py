@@ -74,11 +74,12 @@ CALL_SITES_OFF = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 ARROW_ON = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
 #: Delta's commits and checksum files written through Hadoop's ``FileSystem`` API, not its
 #: ``FileContext`` API. pip's pyspark ships no native Hadoop library, and without one the local
-#: ``FileContext`` starts a ``readlink`` process for every path it renames: two per file, so four
-#: per Delta commit (its JSON, by Delta's default ``HDFSLogStore``, and its checksum file, by
-#: Spark's ``FileContextBasedCheckpointFileManager``), about 5 ms of CPU each. Two refreshes of
-#: the vendored data started 334 processes with them, 126 without (strace; the rest are the
-#: ``chmod`` every new local file gets, through either API). ``LocalLogStore`` is Delta's store
+#: ``FileContext`` starts a ``readlink`` process each time it looks up a path (every existence
+#: check, both ends of every rename), about 5 ms of CPU each: a dozen or more per Delta commit,
+#: for its JSON (Delta's default ``HDFSLogStore``) and its checksum file (Spark's
+#: ``FileContextBasedCheckpointFileManager``). Two refreshes of the vendored data started 334
+#: processes with them, 126 without (strace; the rest are the ``chmod`` every new local file
+#: gets, through either API). ``LocalLogStore`` is Delta's store
 #: for local file systems, and no weaker than ``HDFSLogStore`` there: both check that the commit
 #: file is absent, then rename onto it (``LocalLogStore`` serialises the two within this JVM;
 #: ``HDFSLogStore`` only on a raw local file system, not the checksummed one ``file:`` paths
