@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from child_driver import run_driver
+from conftest import CommandLog
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -335,39 +336,20 @@ def test_a_collector_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:
     assert "COLLECTORS ['Copy', 'MarkSweepCompact']" in result.stdout
 
 
-#: ``python -c COMMITS_CHILD <warehouse>``: a driver that commits to a Delta table twice and
-#: reads it back, with its PATH as the test sets it.
-COMMITS_CHILD = """
-import sys
-from churn_local_spark import local_spark
-spark = local_spark("commits-test", warehouse_dir=sys.argv[1])
-spark.range(5).writeTo("t").using("delta").createOrReplace()
-spark.range(3).write.format("delta").mode("append").saveAsTable("t")
-assert spark.table("t").count() == 8
-"""
-
-
-def test_delta_commits_start_no_readlink_process(tmp_path: Path) -> None:
+def test_delta_commits_start_no_readlink_process(
+    spark: SparkSession, command_log: CommandLog
+) -> None:
     """Hadoop's local FileContext starts a ``readlink`` per path it looks up (no native Hadoop
     library in pip's pyspark): Delta's commits and checksum files go through the FileSystem API
-    instead (``LOCAL_FILE_COMMITS``; these two commits started 32 without it). Wrappers first on
-    the driver's PATH log each command the JVM starts; ``chmod`` (every new local file gets one,
-    either way) shows they are seen."""
-    import os
-    import shutil
+    instead (``LOCAL_FILE_COMMITS``; these two commits started 32 without it). The session's
+    wrappers (conftest) log each command the JVM starts; ``chmod`` (every new local file gets
+    one, either way) shows they are seen."""
+    before = command_log.counts()
 
-    wrappers, log = tmp_path / "bin", tmp_path / "started.log"
-    wrappers.mkdir()
-    for command in ("readlink", "chmod"):
-        real = shutil.which(command)
-        assert real is not None, command
-        wrapper = wrappers / command
-        wrapper.write_text(f'#!/bin/sh\necho {command} >> "{log}"\nexec "{real}" "$@"\n')
-        wrapper.chmod(0o755)
-    env = {**os.environ, "PATH": f"{wrappers}{os.pathsep}{os.environ['PATH']}"}
+    spark.range(5).writeTo("commits").using("delta").createOrReplace()
+    spark.range(3).write.format("delta").mode("append").saveAsTable("commits")
+    assert spark.table("commits").count() == 8
 
-    run_driver(COMMITS_CHILD, str(tmp_path / "warehouse"), env=env)
-
-    started = Counter(log.read_text().split()) if log.exists() else Counter()
+    started = command_log.counts() - before
     assert started["chmod"] > 0, "the JVM's commands pass through the wrappers"
     assert started["readlink"] == 0, started
