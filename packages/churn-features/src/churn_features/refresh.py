@@ -97,7 +97,8 @@ def refresh_feature_tables(
 
         typed = typed_rows(flagged)
         features = build_features(typed)
-        has_features = store.table_version(tables.features) is not None
+        # existence only (the catalog): the version would cost a Delta history job
+        has_features = spark.catalog.tableExists(tables.features)
         loss = check_customer_loss(
             guard,
             features,
