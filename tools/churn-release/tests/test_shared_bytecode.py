@@ -166,3 +166,30 @@ def test_after_a_seed_only_the_sources_it_left_unseeded_are_harvested(tmp_path: 
     assert harvest_sources(unseeded, store) == 1
     assert harvest(second, store) == 0, "the full walk finds nothing the sources' harvest missed"
     assert len(list(store.iterdir())) == 2
+
+
+def test_a_source_is_seeded_only_by_bytecode_of_the_environments_interpreter(
+    tmp_path: Path,
+) -> None:
+    """The noxfile compiles nothing when ``seed`` leaves nothing unseeded: a source whose stored
+    bytecode is another Python's must still count as unseeded."""
+    cache = tmp_path / "uv-cache"
+    cache.mkdir()
+    (cache / "mod.py").write_text("X = 1\n")
+    first = environment(tmp_path / "first", cache, ["mod.py"])
+    compileall.compile_dir(first, quiet=2)
+    store = tmp_path / "store"
+    assert harvest(first, store) == 1
+    (stored,) = store.iterdir()
+    assert stored.name.endswith(f".{TAG}.pyc")
+
+    this_python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    same = environment(tmp_path / "same" / "lib" / this_python, cache, ["mod.py"])
+    unseeded: list[Path] = []
+    assert seed(same, store, unseeded) == 1
+    assert unseeded == [], "its bytecode is there: nothing left to compile"
+
+    other = environment(tmp_path / "other" / "lib" / "python3.99", cache, ["mod.py"])
+    unseeded = []
+    seed(other, store, unseeded)
+    assert unseeded == [other / "mod.py"], "python3.99 reads cpython-399 bytecode, not this"

@@ -19,6 +19,7 @@ Only the standard library: the noxfile imports this outside any environment.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -32,8 +33,9 @@ STORE_VARIABLE = "CHURN_BYTECODE_STORE"
 def seed(site_packages: Path, store: Path, unseeded: list[Path] | None = None) -> int:
     """Link the store's bytecode for each source under ``site_packages`` into its ``__pycache__``;
     return how many files were linked (existing ones are kept). ``unseeded``, if given, gets
-    each source the store has no bytecode for: all :func:`harvest_sources` need look at after
-    the environment is compiled."""
+    each source the store has no bytecode for, for the environment's interpreter (its cache tag,
+    from the ``pythonX.Y`` folder above ``site_packages``): all :func:`harvest_sources` need look
+    at after the environment is compiled, and, when empty, nothing is left to compile."""
     if not store.is_dir():
         if unseeded is not None:
             unseeded.extend(source for source, _ in _sources(site_packages))
@@ -42,13 +44,13 @@ def seed(site_packages: Path, store: Path, unseeded: list[Path] | None = None) -
     for entry in os.scandir(store):
         key, _, tail = entry.name.partition(".")
         tails[key].append(tail)
+    interpreter = _cache_tag(site_packages)
     linked = 0
     for source, key in _sources(site_packages):
-        if key not in tails:
-            if unseeded is not None:
-                unseeded.append(source)
-            continue
-        for tail in tails[key]:
+        found = tails.get(key, [])
+        if unseeded is not None and not any(tail.startswith(interpreter) for tail in found):
+            unseeded.append(source)
+        for tail in found:
             cache = source.parent / PYCACHE
             cache.mkdir(exist_ok=True)
             try:
@@ -139,6 +141,16 @@ def _sources(site_packages: Path) -> Iterator[tuple[Path, str]]:
                     yield source, _key(source)
                 except FileNotFoundError:  # a dangling link
                     continue
+
+
+def _cache_tag(site_packages: Path) -> str:
+    """``cpython-311.`` for ``.../lib/python3.11/site-packages``: the start of the names of the
+    bytecode that interpreter reads (``sys.implementation.cache_tag``); this interpreter's for
+    another layout."""
+    version = site_packages.parent.name.removeprefix("python").split(".")
+    if len(version) == 2 and all(part.isdigit() for part in version):
+        return f"cpython-{version[0]}{version[1]}."
+    return f"{sys.implementation.cache_tag}."
 
 
 def _key(source: Path) -> str:
