@@ -20,8 +20,9 @@ from churn_local_spark import class_cache, local_spark
 #: class the JVM loaded, and a job's classes add about 6 CPU seconds to the dump (143 MB instead
 #: of 102 MB). Java options go in ``spark.driver.defaultJavaOptions``, which the JVM gets before
 #: ``extraJavaOptions``: the platform's own (its collector and client compiler, the archive) stay.
-#: (Given as ``extraJavaOptions`` they replaced them: that child's JVM ran C2 and another
-#: collector, 9.3 CPU seconds instead of 4.5.) ``JVM``: what the JVM was started with.
+#: (Given as ``extraJavaOptions`` they once replaced them: that child's JVM ran C2 and another
+#: collector, 9.3 CPU seconds instead of 4.5; ``local_spark`` now appends those, see
+#: ``after_the_platforms``.) ``JVM``: what the JVM was started with.
 CHILD = """
 import sys
 from churn_local_spark import local_spark

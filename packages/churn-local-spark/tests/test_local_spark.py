@@ -23,7 +23,13 @@ from churn_local_spark import (
     SQL_SETTINGS,
     local_spark,
 )
-from churn_local_spark.session import CLIENT_JIT, JIT_ENV, SettingError
+from churn_local_spark.session import (
+    CLIENT_JIT,
+    DRIVER_GC,
+    JIT_ENV,
+    SettingError,
+    after_the_platforms,
+)
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +272,8 @@ def test_the_driver_jvm_runs_the_parallel_collector(spark: SparkSession) -> None
 COLLECTORS_CHILD = """
 import sys
 from churn_local_spark import local_spark
-spark = local_spark("collector-test", warehouse_dir=sys.argv[1])
+conf = {"spark.driver.extraJavaOptions": sys.argv[2]} if len(sys.argv) > 2 else None
+spark = local_spark("collector-test", warehouse_dir=sys.argv[1], conf=conf)
 management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
 print("COLLECTORS", sorted(str(b.getName()) for b in management.getGarbageCollectorMXBeans()))
 print("ARGUMENTS", list(management.getRuntimeMXBean().getInputArguments()))
@@ -328,12 +335,34 @@ def test_an_unknown_jit_choice_is_one_clear_error(
 
 
 def test_a_collector_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:
-    """Two collectors would stop the JVM: JAVA_TOOL_OPTIONS' choice wins over ours."""
+    """Two collectors would stop the JVM: JAVA_TOOL_OPTIONS' choice wins over ours. And a
+    caller's own JVM option joins the platform's instead of replacing them."""
+    import ast
     import os
 
     env = {**os.environ, "JAVA_TOOL_OPTIONS": "-XX:+UseSerialGC"}
-    result = run_driver(COLLECTORS_CHILD, str(tmp_path / "warehouse"), env=env)
+    env.pop(JIT_ENV, None)
+    caller = "-Dchurn.caller.option=kept"
+    result = run_driver(COLLECTORS_CHILD, str(tmp_path / "warehouse"), caller, env=env)
     assert "COLLECTORS ['Copy', 'MarkSweepCompact']" in result.stdout
+    arguments = ast.literal_eval(result.stdout.split("ARGUMENTS", 1)[1].strip().splitlines()[0])
+    assert caller in arguments
+    assert set(CLIENT_JIT) <= set(arguments), "the platform's options stay beside the caller's"
+    assert DRIVER_GC not in arguments
+
+
+def test_a_callers_jvm_options_come_after_the_platforms_and_may_replace_its_collector() -> None:
+    platform = [DRIVER_GC, *CLIENT_JIT]
+    assert after_the_platforms(platform, "") == " ".join(platform)
+    # HotSpot takes a flag's last value: the caller's C2 choice wins over CLIENT_JIT's
+    assert after_the_platforms(platform, " -XX:TieredStopAtLevel=4 -Da=b ") == " ".join(
+        [*platform, "-XX:TieredStopAtLevel=4 -Da=b"]
+    )
+    # but it refuses two collectors: the caller's replaces the platform's
+    assert after_the_platforms(platform, "-XX:+UseSerialGC") == " ".join(
+        [*CLIENT_JIT, "-XX:+UseSerialGC"]
+    )
+    assert after_the_platforms([], "-Da=b") == "-Da=b"
 
 
 def test_delta_commits_start_no_readlink_process(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,8 @@ LOOPBACK = "127.0.0.1"
 #: A ``local-cluster``'s executors get it too. Left out when the environment already picks a
 #: collector (two would stop the JVM).
 DRIVER_GC = "-XX:+UseParallelGC"
+DRIVER_OPTIONS = "spark.driver.extraJavaOptions"
+EXECUTOR_OPTIONS = "spark.executor.extraJavaOptions"
 _JVM_ENV_OPTIONS = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
 
 #: Spark's interpreted expressions instead of the Java it generates and compiles per query.
@@ -131,7 +133,10 @@ def local_spark(
     generation, off by default (``CODEGEN_OFF``, and with it ``DELTA_STATS_OFF``); turn it on for
     data far larger than a local driver's, e.g. to benchmark at scale: the driver then keeps the
     JVM's tiered compilers instead of ``CLIENT_JIT``, and Delta its file statistics. ``conf``
-    adds or overrides settings.
+    adds or overrides settings, but JVM options (``spark.driver.extraJavaOptions``, and a
+    ``local-cluster``'s ``spark.executor.extraJavaOptions``) go after the platform's, so that a
+    caller's ``-XX:`` or ``-D`` option wins over the platform's value of it and leaves the rest
+    in place; a collector the caller chooses replaces ``DRIVER_GC``.
     ``local-cluster[...]`` masters (separate executor JVMs) work with the pip pyspark:
     ``SPARK_HOME``, when unset, is pointed at it. The Delta jars come from Maven Central on the
     first start and are cached in ``~/.ivy2``; the class cache (``class_cache``) serves later
@@ -171,6 +176,9 @@ def local_spark(
         # Both ways said explicitly: pyspark's builder keeps earlier builds' options.
         **({**CODEGEN_ON, **DELTA_STATS_ON} if codegen else {**CODEGEN_OFF, **DELTA_STATS_OFF}),
     }
+    callers = dict(conf or {})
+    driver_options = callers.pop(DRIVER_OPTIONS, "")
+    executor_options = callers.pop(EXECUTOR_OPTIONS, "") if local_cluster else ""
     collector = [] if _collector_chosen_by_environment() else [DRIVER_GC]
     java_options = [*collector]
     if metastore_dir is None:
@@ -187,10 +195,12 @@ def local_spark(
         java_options.extend(CLIENT_JIT)
     if local_cluster:
         # the executors get the driver's collector too (each has one core and a small heap)
-        settings["spark.executor.extraJavaOptions"] = " ".join([*collector, *CLIENT_JIT])
-    if java_options:
-        settings["spark.driver.extraJavaOptions"] = " ".join(java_options)
-    settings.update(conf or {})
+        settings[EXECUTOR_OPTIONS] = after_the_platforms(
+            [*collector, *CLIENT_JIT], executor_options
+        )
+    if java_options or driver_options:
+        settings[DRIVER_OPTIONS] = after_the_platforms(java_options, driver_options)
+    settings.update(callers)
     plan = _start_plan(master)
     try:
         spark = _start(app_name, master, settings, plan, hive=metastore_dir is not None)
@@ -231,8 +241,22 @@ def _client_jit(codegen: bool) -> bool:
     return value == "client" or (not value and not codegen)
 
 
+def after_the_platforms(platform: Sequence[str], callers: str) -> str:
+    """The JVM options of a driver (or executor): the platform's, then the caller's. HotSpot takes
+    the last value of a ``-XX:`` flag and Java the last of a ``-D`` property, so the caller's win
+    where both set one; but it refuses two collectors, so the platform's ``DRIVER_GC`` is left
+    out when the caller's options choose one. (Replaced whole, as a plain ``conf`` entry would
+    be, a caller's one option cost the driver the client compiler and the collector: its JVM
+    then ran C2 and G1.)"""
+    kept = [o for o in platform if not (o == DRIVER_GC and _chooses_collector(callers))]
+    return " ".join([*kept, callers.strip()]).strip()
+
+
 def _collector_chosen_by_environment() -> bool:
-    options = " ".join(os.environ.get(name, "") for name in _JVM_ENV_OPTIONS)
+    return _chooses_collector(" ".join(os.environ.get(name, "") for name in _JVM_ENV_OPTIONS))
+
+
+def _chooses_collector(options: str) -> bool:
     return any(word.startswith("-XX:+Use") and word.endswith("GC") for word in options.split())
 
 
@@ -260,8 +284,8 @@ def _start(
 
     settings = dict(settings)
     if plan.java_options:
-        own = settings.get("spark.driver.extraJavaOptions", "")
-        settings["spark.driver.extraJavaOptions"] = f"{own} {plan.java_options}".strip()
+        own = settings.get(DRIVER_OPTIONS, "")
+        settings[DRIVER_OPTIONS] = f"{own} {plan.java_options}".strip()
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -277,8 +301,8 @@ def _start(
             # the CHANGELOG). Executors never record one.
             builder = builder.config("spark.executor.extraClassPath", class_path)
             if plan.archive is not None:
-                own = settings.get("spark.executor.extraJavaOptions", "")
+                own = settings.get(EXECUTOR_OPTIONS, "")
                 options = f"{own} {class_cache.map_options(plan.archive)}".strip()
-                builder = builder.config("spark.executor.extraJavaOptions", options)
+                builder = builder.config(EXECUTOR_OPTIONS, options)
         return builder.getOrCreate()
     return configure_spark_with_delta_pip(builder).getOrCreate()
