@@ -33,6 +33,19 @@ def environment(root: Path, cache: Path, names: list[str]) -> Path:
     return site
 
 
+def harvested_module(root: Path) -> tuple[Path, Path]:
+    """A uv cache holding ``mod.py``, and a store holding its bytecode, harvested from a first
+    environment that linked it."""
+    cache = root / "uv-cache"
+    cache.mkdir()
+    (cache / "mod.py").write_text("X = 1\n")
+    first = environment(root / "first", cache, ["mod.py"])
+    compileall.compile_dir(first, quiet=2)
+    store = root / "store"
+    assert harvest(first, store) == 1
+    return cache, store
+
+
 def test_a_second_environment_links_the_bytecode_of_the_sources_it_shares(tmp_path: Path) -> None:
     cache = tmp_path / "uv-cache"
     (cache / "pkg").mkdir(parents=True)
@@ -73,14 +86,7 @@ def test_a_second_environment_links_the_bytecode_of_the_sources_it_shares(tmp_pa
 
 
 def test_a_source_changed_since_the_harvest_is_never_seeded(tmp_path: Path) -> None:
-    cache = tmp_path / "uv-cache"
-    cache.mkdir()
-    (cache / "mod.py").write_text("X = 1\n")
-    first = environment(tmp_path / "first", cache, ["mod.py"])
-    store = tmp_path / "store"
-    compileall.compile_dir(first, quiet=2)
-    assert harvest(first, store) == 1
-
+    cache, store = harvested_module(tmp_path)
     second = environment(tmp_path / "second", cache, ["mod.py"])
     stat = (cache / "mod.py").stat()
     os.utime(cache / "mod.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched since
@@ -91,13 +97,7 @@ def test_a_source_changed_since_the_harvest_is_never_seeded(tmp_path: Path) -> N
 def test_a_virtualenv_is_seeded_from_the_store_the_environment_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = tmp_path / "uv-cache"
-    cache.mkdir()
-    (cache / "mod.py").write_text("X = 1\n")
-    first = environment(tmp_path / "first", cache, ["mod.py"])
-    compileall.compile_dir(first, quiet=2)
-    store = tmp_path / "store"
-    assert harvest(first, store) == 1
+    cache, store = harvested_module(tmp_path)
     venv = tmp_path / "venv"
     environment(
         venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}", cache, ["mod.py"]
@@ -173,13 +173,7 @@ def test_a_source_is_seeded_only_by_bytecode_of_the_environments_interpreter(
 ) -> None:
     """The noxfile compiles nothing when ``seed`` leaves nothing unseeded: a source whose stored
     bytecode is another Python's must still count as unseeded."""
-    cache = tmp_path / "uv-cache"
-    cache.mkdir()
-    (cache / "mod.py").write_text("X = 1\n")
-    first = environment(tmp_path / "first", cache, ["mod.py"])
-    compileall.compile_dir(first, quiet=2)
-    store = tmp_path / "store"
-    assert harvest(first, store) == 1
+    cache, store = harvested_module(tmp_path)
     (stored,) = store.iterdir()
     assert stored.name.endswith(f".{TAG}.pyc")
 
