@@ -114,11 +114,26 @@ def test_3_version_1_carries_lineage_metrics_and_its_feature_spec(workflow: Work
     assert sorted(load_model(v1.uri).feature_names) == sorted(spec.feature_names)
 
 
-def test_4_the_code_change_gives_a_validated_challenger_v2(workflow: Workflow) -> None:
+def test_4_the_code_change_gives_a_validated_challenger_v2(
+    workflow: Workflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
     workflow.require("initial")
     reg = workflow.registry
     reg.promote_version(1, expected_champion=None)  # the seed's manual first promotion
-    workflow.job("model-train", workflow.infra_dir / "params" / "model-train-depth8.yaml")
+    tagged = []  # MLflow's own client, watched (and called through) while model-train runs
+    set_tag = MlflowClient.set_model_version_tag
+
+    def watched(self: MlflowClient, *args: Any, **kwargs: Any) -> Any:
+        tagged.append(args)
+        return set_tag(self, *args, **kwargs)
+
+    with monkeypatch.context() as watch:
+        watch.setattr(MlflowClient, "set_model_version_tag", watched)
+        workflow.job("model-train", workflow.infra_dir / "params" / "model-train-depth8.yaml")
+    assert tagged == [], "v2 is created with its tags, never seen without them"
+    assert reg.version(2).tags["training_run_id"]
     workflow.job("model-validation")
     state = reg.state()
     assert (state.champion, state.challenger) == ("1", "2")
