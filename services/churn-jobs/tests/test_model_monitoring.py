@@ -238,6 +238,12 @@ def test_drift_fires_once_and_names_the_features(world: World) -> None:
     assert run.data.tags["monitoring_trigger_run_id"] == fired.run_id
     artifacts = [a.path for a in world.ctx.mlflow.list_artifacts(fired.run_id, "report")]
     assert artifacts == ["report/monitoring_report.html"]
+    # the run's metrics: each window's profile as a series, the last window's drift statistics
+    history = world.ctx.mlflow.get_metric_history(fired.run_id, "row_count")
+    assert [(m.step, m.value) for m in history] == [(m, PER_MONTH) for m in range(MONTHS)]
+    metrics = world.ctx.mlflow.get_run(fired.run_id).data.metrics
+    assert metrics["psi.monthly_charges"] > 0.1, "month 4's charges drifted"
+    assert {"js_distance.contract", "wasserstein_normalized.tenure"} <= set(metrics)
 
     # the same episode: a rerun, and a new drifting window, fire nothing
     assert not world.monitor().fired
