@@ -111,8 +111,7 @@ def _tiny_package(root: Path, name: str, version: str, requires: list[str], body
     dependencies = ", ".join(f'"{r}"' for r in requires)
     (folder / "pyproject.toml").write_text(
         f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{dependencies}]\n'
-        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-        f'[tool.hatch.build.targets.wheel]\npackages = ["src/{module}"]\n'
+        '[build-system]\nrequires = ["uv_build>=0.9,<0.14"]\nbuild-backend = "uv_build"\n'
     )
     return folder
 
