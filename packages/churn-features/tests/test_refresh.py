@@ -124,19 +124,26 @@ def test_a_failing_source_writes_nothing(
     assertDataFrameEqual(spark.table(tables.features), features_before)
 
 
+@pytest.mark.parametrize("concurrently", [True, False], ids=["concurrent", "one-by-one"])
 def test_a_failure_between_writes_names_what_was_committed(
-    spark: SparkSession, store: DeltaFeatureStore, database: str
+    spark: SparkSession, store: DeltaFeatureStore, database: str, concurrently: bool
 ) -> None:
     from churn_features.errors import PartialRefreshError
 
     tables = tables_in(database)
-    # the labels table name is taken by a view: that write fails after three commits
+    # the labels table name is taken by a view: that write fails, the others commit; one by one,
+    # the writes after it (the reference) never start
     spark.sql(f"CREATE VIEW {tables.labels} AS SELECT 1 AS x")
     with pytest.raises(PartialRefreshError, match="after committing") as failed:
-        refresh_feature_tables(spark, store, tables)
+        refresh_feature_tables(spark, store, tables, concurrent_writes=concurrently)
+    message = str(failed.value)
+    assert message.startswith(f"The refresh failed writing {tables.labels} (")
+    committed = message.split("after committing", 1)[1]
     for written in (tables.bronze, tables.quarantine, tables.features):
-        assert written in str(failed.value)
-    assert tables.reference not in str(failed.value)
+        assert f"'{written}'" in committed
+    assert (f"'{tables.reference}'" in committed) is concurrently
+    assert tables.labels not in committed
+    assert not spark.catalog.tableExists(tables.refresh_log), "no log row: nothing is read"
 
 
 def vendored_rows() -> list[dict[str, str]]:
@@ -199,19 +206,21 @@ def test_each_completed_refresh_is_logged_last_with_every_tables_version(
     assert logged.refresh_id == first.refresh_id
     assert logged.versions == first.versions == versions(spark, tables)
 
-    # The next refresh dies after three commits: the log still names the first, complete set.
+    # The next refresh dies after every table's commit, before its log row: the log still names
+    # the first, complete set.
     from churn_features.errors import PartialRefreshError
 
-    def crash_before_the_labels(step: str) -> None:
-        if step == f"writing {tables.labels}":
+    def crash_before_the_log(step: str) -> None:
+        if step == f"recording the refresh in {tables.refresh_log}":
             raise RuntimeError("simulated crash")
 
     with pytest.raises(PartialRefreshError, match="last completed one"):
-        refresh_feature_tables(spark, store, tables, on_step=crash_before_the_labels)
+        refresh_feature_tables(spark, store, tables, on_step=crash_before_the_log)
     after_crash = last_completed_refresh(spark, tables.refresh_log)
     assert after_crash is not None
     assert after_crash.refresh_id == first.refresh_id
-    assert table_version(spark, tables.bronze) != first.versions[tables.bronze]
+    for replaced in (tables.bronze, tables.labels, tables.reference):
+        assert table_version(spark, replaced) != first.versions[replaced]
 
 
 def test_feature_lookups_read_the_versions_they_are_given(

@@ -1,5 +1,5 @@
-"""A refresh killed (SIGKILL) between two commits is never read: the next model-train uses the
-tables of the last completed refresh, and rerunning the refresh converges.
+"""A refresh killed (SIGKILL) after its table commits, before its log row, is never read: the next
+model-train uses the tables of the last completed refresh, and rerunning the refresh converges.
 
 Two drivers on one CHURN_HOME, one after the other (the Derby metastore admits one Spark driver
 at a time): a child process that is killed, then this test's own, which trains, inspects and
@@ -33,8 +33,8 @@ CUSTOMERS = 2000
 DROPPED = 50  # customers the second source no longer has (2.5%: within the deletion guard)
 
 # Test code, not product code. One driver: a complete refresh of the first source, then a
-# refresh of the shrunk source, paused right after it commits the labels (bronze, quarantine,
-# features and labels written; reference and log not) until the test kills it.
+# refresh of the shrunk source, paused right before its log row (every table written, the log
+# not: the most a crash can leave unread) until the test kills it.
 REFRESH_THEN_PAUSE = """
 import sys, time
 from pathlib import Path
@@ -44,17 +44,14 @@ from churn_jobs.runner import run_job
 
 ready, complete, params = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 run_job("feature-table-refresh", request_from_files("feature-table-refresh", "local", complete))
-write = refresh.replace_table
 
-def pause_after_the_labels(df, name, description):
-    version = write(df, name, description)
-    if name.endswith(".churn_labels"):
-        ready.with_suffix(".tmp").write_text(str(version))
-        ready.with_suffix(".tmp").rename(ready)
-        time.sleep(3600)  # killed here
-    return version
+def pause_before_the_log(spark, log_table, versions, source):
+    labels = next(v for name, v in versions.items() if name.endswith(".churn_labels"))
+    ready.with_suffix(".tmp").write_text(str(labels))
+    ready.with_suffix(".tmp").rename(ready)
+    time.sleep(3600)  # killed here
 
-refresh.replace_table = pause_after_the_labels
+refresh.record_refresh = pause_before_the_log
 run_job("feature-table-refresh", request_from_files("feature-table-refresh", "local", params))
 """
 
@@ -72,7 +69,7 @@ def train_inspect_rerun_inspect(home: Path, params: Path) -> dict[str, Any]:
     """model-train (as `churn run model-train` runs it), the state of the tables, then the
     refresh rerun, then the state again: in this test's process, whose driver JVM is not the
     killed one (no second child: it would prove nothing more and cost a JVM start and imports)."""
-    from churn_features.tables import table_version
+    from churn_features.tables import read_version, table_version
     from churn_jobs.local_platform import LocalPlatform
     from churn_jobs.request import request_from_files
     from churn_jobs.runner import run_job
@@ -86,9 +83,9 @@ def train_inspect_rerun_inspect(home: Path, params: Path) -> dict[str, Any]:
         run_job("model-train", train, console, home)
         spark = LocalPlatform(home).spark()
 
-        def ids(table: str) -> list[str]:
-            rows = spark.table(table).select("customer_id").collect()
-            return sorted(r.customer_id for r in rows)
+        def ids(table: str, version: int | None = None) -> list[str]:
+            rows = spark.table(table) if version is None else read_version(spark, table, version)
+            return sorted(r.customer_id for r in rows.select("customer_id").collect())
 
         def state() -> dict[str, Any]:
             log = spark.table("churn.churn_refresh_log").orderBy("completed_at").collect()
@@ -98,6 +95,10 @@ def train_inspect_rerun_inspect(home: Path, params: Path) -> dict[str, Any]:
                 "features": ids("churn.churn_features"),
                 "labels": ids("churn.churn_labels"),
                 "reference": ids("churn.churn_reference"),
+                # the reference of the last completed refresh, the split a rerun must keep
+                "logged_reference": ids(
+                    "churn.churn_reference", dict(log[-1].versions)["churn.churn_reference"]
+                ),
             }
 
         after_crash = state()
@@ -135,8 +136,8 @@ def sources(tmp_path: Path) -> tuple[Path, Path]:
 
 def refresh_then_kill(complete: Path, params: Path, home: Path, tmp_path: Path) -> int:
     """Refresh the source of ``complete`` to the end, then SIGKILL the process group (driver and
-    its JVM) of the refresh of ``params`` once it has committed the labels; return the labels
-    version it committed."""
+    its JVM) of the refresh of ``params`` once it has committed every table but not its log row;
+    return the labels version it committed."""
     ready = tmp_path / "paused"
     log_path = tmp_path / "paused-refresh.log"
     with log_path.open("w") as log:
@@ -151,7 +152,7 @@ def refresh_then_kill(complete: Path, params: Path, home: Path, tmp_path: Path) 
             deadline = time.monotonic() + TIMEOUT
             while not ready.exists():
                 assert child.poll() is None, log_path.read_text()[-3000:]
-                assert time.monotonic() < deadline, "the refresh never reached the labels"
+                assert time.monotonic() < deadline, "the refresh never reached its log row"
                 time.sleep(1)
         finally:
             os.killpg(child.pid, signal.SIGKILL)
@@ -174,9 +175,14 @@ def test_a_killed_refresh_is_never_trained_on_and_a_rerun_converges(tmp_path: Pa
     state = states["after_crash"]
     assert len(state["log"]) == 1, "the killed refresh recorded nothing"
     complete, current = state["log"][0], state["current"]
-    labels, features = "churn.churn_labels", "churn.churn_features"
+    labels, features, reference = (
+        "churn.churn_labels",
+        "churn.churn_features",
+        "churn.churn_reference",
+    )
     assert current[labels] == crashed_labels != complete[labels], "the crash committed labels"
     assert current[features] != complete[features], "and merged the shrunk source's features"
+    assert current[reference] != complete[reference], "and replaced the reference"
     assert len(state["features"]) == CUSTOMERS - DROPPED
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
@@ -184,14 +190,14 @@ def test_a_killed_refresh_is_never_trained_on_and_a_rerun_converges(tmp_path: Pa
     tags = registry.get_model_version("churn_model", "1").tags
     assert tags["delta_version_churn_churn_labels"] == str(complete[labels])
     assert tags["delta_version_churn_churn_features"] == str(complete[features])
-    reference_before = set(state["reference"])
+    reference_before = set(state["logged_reference"])
 
     state = states["after_rerun"]
     assert len(state["log"]) == 2
     assert state["log"][-1] == state["current"], "the log names exactly the tables as they are"
     customers = set(state["features"])
     assert len(customers) == CUSTOMERS - DROPPED
-    labelled, reference = set(state["labels"]), set(state["reference"])
-    assert labelled | reference == customers
-    assert not labelled & reference
-    assert reference_before & customers <= reference, "reference customers kept their side"
+    labelled, held_out = set(state["labels"]), set(state["reference"])
+    assert labelled | held_out == customers
+    assert not labelled & held_out
+    assert reference_before & customers <= held_out, "reference customers kept their side"

@@ -5,16 +5,24 @@ missing columns, too many bad rows, one that would delete most customers) writes
 table write is one Delta transaction, and the last commit is a row in the refresh log naming every
 table's version (see refresh_log.py): readers take the tables at those versions, so a refresh that
 dies between two commits is never half-read.
+
+The five table writes are independent (each derives from the same validated rows), so they run
+concurrently, one Spark job per thread: a small table's write is mostly driver-side work (planning,
+the Delta commit, the catalog update) that overlaps well. Only the log row waits for all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.util import inheritable_thread_target
 
 from churn_features.contract import KEY
 from churn_features.deletion_guard import CustomerLoss, DeletionGuard, check_customer_loss
@@ -24,7 +32,7 @@ from churn_features.ingest import VENDORED, read_raw
 from churn_features.refresh_log import last_completed_refresh, record_refresh
 from churn_features.split import previous_assignment, reference_split
 from churn_features.store.base import FeatureStore, TableWrite
-from churn_features.tables import read_version, replace_table
+from churn_features.tables import ensure_database, read_version, replace_table
 from churn_features.validation import (
     ValidationReport,
     bronze_rows,
@@ -83,9 +91,11 @@ def refresh_feature_tables(
     seed: int = 42,
     on_step: Callable[[str], None] = lambda _step: None,
     guard: DeletionGuard | None = None,
+    concurrent_writes: bool = True,
 ) -> RefreshResult:
     """Refresh every table from ``source``; ``guard`` (default ``DeletionGuard()``) refuses a
-    source that would delete too many customers. See the module docstring for the guarantees."""
+    source that would delete too many customers; ``concurrent_writes=False`` writes the tables one
+    after another. See the module docstring for the guarantees."""
     guard = guard or DeletionGuard()
     on_step("reading and validating the raw source")
     raw = read_raw(spark, source)
@@ -112,44 +122,37 @@ def refresh_feature_tables(
             seed=seed,
             previous=_previous_split(spark, tables),
         )
-        versions: dict[str, int] = {}
+        training_labels = training_labels.persist()
+        reference = reference.persist()
         try:
-            on_step(f"writing {tables.bronze}")
-            versions[tables.bronze] = replace_table(
-                bronze_rows(flagged), tables.bronze, "Raw telco rows as ingested (strings)."
+            features_write, versions, refresh_id = _write_tables(
+                spark,
+                store,
+                tables,
+                features,
+                {
+                    tables.bronze: (bronze_rows(flagged), "Raw telco rows as ingested (strings)."),
+                    tables.quarantine: (
+                        quarantined_rows(flagged),
+                        "Raw rows that failed validation, each with its reasons.",
+                    ),
+                    tables.labels: (
+                        training_labels,
+                        "Churn labels of the customers training may use.",
+                    ),
+                    tables.reference: (
+                        reference,
+                        "Held-out labelled customers for model comparison.",
+                    ),
+                },
+                str(source),
+                on_step,
+                concurrent_writes,
             )
-            on_step(f"writing {tables.quarantine}")
-            versions[tables.quarantine] = replace_table(
-                quarantined_rows(flagged),
-                tables.quarantine,
-                "Raw rows that failed validation, each with its reasons.",
-            )
-            on_step(f"merging {tables.features}")
-            store.create_table(tables.features, [KEY], features.schema, FEATURES_DESCRIPTION)
-            features_write = store.write_table(tables.features, features)
-            versions[tables.features] = features_write.version
-            training_labels = training_labels.persist()
-            reference = reference.persist()
-            on_step(f"writing {tables.labels}")
-            versions[tables.labels] = replace_table(
-                training_labels, tables.labels, "Churn labels of the customers training may use."
-            )
-            on_step(f"writing {tables.reference}")
-            versions[tables.reference] = replace_table(
-                reference, tables.reference, "Held-out labelled customers for model comparison."
-            )
-            on_step(f"recording the refresh in {tables.refresh_log}")
-            refresh_id = record_refresh(spark, tables.refresh_log, versions, str(source))
-        except Exception as exc:
-            raise PartialRefreshError(
-                f"The refresh failed while writing, after committing {versions or 'nothing'} "
-                f"({type(exc).__name__}: {exc}). Until a refresh completes, jobs keep reading "
-                f"the tables of the last completed one (see {tables.refresh_log}).\n"
-                "  fix: rerun it; every write replaces or MERGEs, so a rerun completes the set"
-            ) from exc
-        labels_rows, reference_rows = training_labels.count(), reference.count()
-        training_labels.unpersist()
-        reference.unpersist()
+            labels_rows, reference_rows = training_labels.count(), reference.count()
+        finally:
+            training_labels.unpersist()
+            reference.unpersist()
     finally:
         flagged.unpersist()
     return RefreshResult(
@@ -161,6 +164,92 @@ def refresh_feature_tables(
         versions=versions,
         customer_loss=loss,
         refresh_id=refresh_id,
+    )
+
+
+def _write_tables(
+    spark: SparkSession,
+    store: FeatureStore,
+    tables: RefreshTables,
+    features: DataFrame,
+    replaced: Mapping[str, tuple[DataFrame, str]],
+    source: str,
+    on_step: Callable[[str], None],
+    concurrently: bool,
+) -> tuple[TableWrite, dict[str, int], str]:
+    """MERGE ``features`` and replace each table of ``replaced`` (name -> rows, description),
+    then append the log row that completes the refresh. Returns the MERGE, every table's new
+    version and the log row's id."""
+    store.create_table(tables.features, [KEY], features.schema, FEATURES_DESCRIPTION)
+    for name in replaced:
+        ensure_database(spark, name)  # before the writes, so that they never race to create it
+    writes: dict[str, Callable[[], Any]] = {  # the MERGE first: it takes longest
+        tables.features: partial(store.write_table, tables.features, features),
+        **{name: partial(replace_table, df, name, text) for name, (df, text) in replaced.items()},
+    }
+    on_step(
+        f"writing the {len(writes)} tables {'concurrently ' if concurrently else ''}"
+        "(features MERGE, bronze, quarantine, labels, reference)"
+    )
+    done, failed = _run_all(spark, writes, concurrently)
+    versions = {
+        name: result.version if isinstance(result, TableWrite) else result
+        for name, result in done.items()
+    }
+    if not failed:
+        try:
+            on_step(f"recording the refresh in {tables.refresh_log}")
+            refresh_id = record_refresh(spark, tables.refresh_log, versions, source)
+            return done[tables.features], versions, refresh_id
+        except Exception as exc:
+            failed = {tables.refresh_log: exc}
+    raise _partial(failed, versions, tables) from next(iter(failed.values()))
+
+
+def _run_all(
+    spark: SparkSession, writes: Mapping[str, Callable[[], Any]], concurrently: bool
+) -> tuple[dict[str, Any], dict[str, Exception]]:
+    """Run the writes; return each one's result and each failure, by name, in ``writes``' order.
+
+    Concurrently, every write runs to its end even when another fails, so the caller knows exactly
+    what was committed (a Spark job cannot be taken back half-way anyway); one after another, the
+    first failure stops the rest. The threads inherit the caller's Spark local properties and tags
+    (``inheritable_thread_target``): a job's scheduler pool or run tags reach every Spark job."""
+    done: dict[str, Any] = {}
+    failed: dict[str, Exception] = {}
+    if not concurrently:
+        for name, write in writes.items():
+            try:
+                done[name] = write()
+            except Exception as exc:
+                failed[name] = exc
+                break
+        return done, failed
+    with ThreadPoolExecutor(len(writes), thread_name_prefix="churn-refresh-write") as pool:
+        futures = {
+            name: pool.submit(inheritable_thread_target(spark)(write))
+            for name, write in writes.items()
+        }
+    for name, future in futures.items():  # leaving the pool waited for every write
+        error = future.exception()
+        if error is None:
+            done[name] = future.result()
+        elif isinstance(error, Exception):
+            failed[name] = error
+        else:
+            raise error
+    return done, failed
+
+
+def _partial(
+    failed: Mapping[str, Exception], versions: Mapping[str, int], tables: RefreshTables
+) -> PartialRefreshError:
+    errors = "; ".join(f"{name} ({type(exc).__name__}: {exc})" for name, exc in failed.items())
+    return PartialRefreshError(
+        f"The refresh failed writing {errors}, after committing {dict(versions) or 'nothing'}. "
+        f"Until a refresh completes, jobs keep reading the tables of the last completed one "
+        f"(see {tables.refresh_log}).\n"
+        "  fix: rerun it; every write replaces or MERGEs, so a rerun completes the set"
     )
 
 
