@@ -30,11 +30,12 @@ from churn_jobs.demo_drift import run_drift_act
 from churn_jobs.environments import params_file
 from churn_jobs.errors import UserError
 from churn_jobs.local_platform import HOME_MARKER, LocalPlatform, churn_home
+from churn_jobs.preload import import_in_background
 from churn_jobs.progress import recorded_steps
 from churn_jobs.registry_access import registry
 from churn_jobs.registry_cli import existing_versions
 from churn_jobs.request import request_from_files
-from churn_jobs.runner import run_job
+from churn_jobs.runner import job_module, run_job
 
 BASELINE_PARAMS = "model-train"
 CODE_CHANGE_PARAMS = "model-train-depth8"
@@ -89,6 +90,8 @@ def run_demo(env: str, console: Console, reset: bool = False, timings: Path | No
         return run_job(name, request_from_files(name, env, params), console, home)
 
     acts.start("1. initial-model-train-register: refresh → train (RF depth 4) → validate")
+    # the refresh's Spark work leaves this process's Python idle: import model-train's meanwhile
+    import_in_background(job_module("model-train").PRELOAD)
     job("feature-table-refresh")
     first = job("model-train", baseline_params)
     job("model-validation")

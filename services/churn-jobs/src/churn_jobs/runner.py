@@ -14,6 +14,7 @@ from rich.console import Console
 from churn_jobs.context import JobContext
 from churn_jobs.errors import UserError
 from churn_jobs.local_platform import churn_home
+from churn_jobs.preload import import_in_background
 from churn_jobs.request import JobRequest, validate_params
 
 #: job name -> module holding ``Params`` and ``run(ctx, params)``
@@ -40,6 +41,7 @@ def run_job(
 ) -> Any:
     module = job_module(job)
     params = validate_params(module.Params, request.params, f"{job} parameters")
+    import_in_background(getattr(module, "PRELOAD", ()))
     ctx = JobContext(
         runtime=request.runtime, console=console or Console(), home=home or churn_home()
     )

@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 LABEL = "churn"
 KEY = "customer_id"
+#: what the job imports after Spark has started: the runner imports them meanwhile (preload.py)
+PRELOAD = (
+    "churn_model.training",
+    "mlflow",
+    "churn_model.mlflow_model",
+    "skops.io",
+    "matplotlib.pyplot",
+    "sklearn.calibration",
+    "sklearn.metrics",
+)
 
 
 class Params(StrictModel):
