@@ -400,6 +400,11 @@ def _run_in_lanes(
     return {name: results[name] for name in names if name in results}
 
 
+#: Benchmarks `nox -s bench` runs only when named (`nox -s bench -- ci_time.py`): ci_time runs
+#: `bash .ci/run` twice, several minutes each.
+BENCH_ON_REQUEST = {"ci_time.py"}
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: reported as ratios measured side by side in one run (see benchmarks/)."""
@@ -407,7 +412,9 @@ def bench(session: nox.Session) -> None:
     out = ROOT / ".churn" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     scripts = session.posargs or sorted(
-        p.name for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_")
+        p.name
+        for p in (ROOT / "benchmarks").glob("*.py")
+        if not p.name.startswith("_") and p.name not in BENCH_ON_REQUEST
     )
     for script in scripts:
         session.run(
