@@ -13,6 +13,10 @@ CPU-seconds the run kept busy, and the core-seconds it left idle, in all and in 
 it gets shorter only with less work, not with more concurrency. Nothing else should run on the
 machine meanwhile; the load average at the start is reported.
 
+A run can change the caches the next one starts from: .ci/run before bda7f08 pruned uv's cache
+with ``--ci``, which drops the pyspark wheel uv built, so the run after it builds pyspark again
+(about a minute). Compare runs that follow the same revision, or add rounds.
+
 Not in the default ``nox -s bench`` (each run takes minutes): ``nox -s bench -- ci_time.py`` runs
 it against the previous commit, once.
 """
@@ -39,7 +43,10 @@ from _report import emit  # noqa: E402
 #: issue 15's target for `bash .ci/run` on 2 cores
 TARGET_SECONDS = 360
 #: a session's line in the summary nox -s ci prints last: "nox > ok   219s  tests(member=...)"
-SESSION_LINE = re.compile(r"nox > (ok|FAILED|failed)\s+(\d+)s\s+(\S+)")
+SESSION_LINE = re.compile(r"^nox > (ok|FAILED|failed)\s+(\d+)s\s+(\S+)", re.MULTILINE)
+#: the same in nox's own summary, which revisions before the lanes print instead:
+#: "nox > * tests(member=...): success, took 8 minutes"
+NOX_SESSION_LINE = re.compile(r"^nox > \* (\S+): (success|failed), took (.+)$", re.MULTILINE)
 
 
 def cpu_seconds() -> tuple[float, float] | None:
@@ -131,10 +138,17 @@ def run_ci(revision: str, logs: Path, label: str) -> dict[str, Any]:
                 stderr=subprocess.STDOUT,
             )
         seconds = time.monotonic() - started
-    sessions = {
-        name: {"status": status.lower(), "seconds": int(secs)}
-        for status, secs, name in SESSION_LINE.findall(log.read_text(errors="replace"))
+    text = log.read_text(errors="replace")
+    sessions: dict[str, dict[str, Any]] = {
+        name: {"status": status.lower(), "took": took}
+        for name, status, took in NOX_SESSION_LINE.findall(text)
     }
+    sessions.update(
+        {
+            name: {"status": status.lower(), "seconds": int(secs)}
+            for status, secs, name in SESSION_LINE.findall(text)
+        }
+    )
     return {
         "revision": revision,
         "commit": commit,
