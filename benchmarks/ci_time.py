@@ -115,6 +115,15 @@ def ci_shell_env() -> dict[str, str]:
     return env
 
 
+def is_commit(revision: str) -> bool:
+    """Whether ``revision`` names a commit of this repository (what a clone can check out)."""
+    found = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+        capture_output=True,
+    )
+    return found.returncode == 0
+
+
 def run_ci(revision: str, logs: Path, label: str) -> dict[str, Any]:
     """`bash .ci/run` in a clean clone of this repository at ``revision``."""
     with tempfile.TemporaryDirectory(prefix="churn-ci-bench-") as tmp:
@@ -183,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    for revision in (args.base, args.head):
+        if not is_commit(revision):
+            parser.error(
+                f"{revision!r} is not a commit of {REPO} (a clean clone runs committed code "
+                "only): give a commit, tag or branch, e.g. --base HEAD~3"
+            )
     logs = (args.out.parent if args.out else REPO / ".churn" / "bench") / "ci_time_logs"
     logs.mkdir(parents=True, exist_ok=True)
     load_at_start = round(os.getloadavg()[0], 2)
