@@ -17,6 +17,11 @@ A run can change the caches the next one starts from: .ci/run before bda7f08 pru
 with ``--ci``, which drops the pyspark wheel uv built, so the run after it builds pyspark again
 (about a minute). Compare runs that follow the same revision, or add rounds.
 
+``uvx nox -s bench`` holds uv's cache lock while it runs, and ``uv cache prune`` waits for it:
+.ci/run's prunes give up after 10 s, but a revision before that change waits 5 minutes per prune
+(twice a run). Compare such revisions with the workspace's Python instead:
+``.venv/bin/python benchmarks/ci_time.py --base c5623ef``.
+
 Not in the default ``nox -s bench`` (each run takes minutes): ``nox -s bench -- ci_time.py`` runs
 it against the previous commit, once.
 """
