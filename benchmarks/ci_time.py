@@ -1,6 +1,6 @@
 """CI's wall time and CPU: `bash .ci/run` on clean clones of two revisions, side by side.
 
-    uv run python benchmarks/ci_time.py --base c5623ef --rounds 2 --out .churn/bench/ci_time.json
+    .venv/bin/python benchmarks/ci_time.py --base c5623ef --rounds 2 --out .churn/bench/ci_time.json
 
 Each run is what CI does: a fresh ``git clone`` of this repository checked out at the revision,
 then ``bash .ci/run`` in it (the caches outside the checkout, uv's and ~/.cache/churn-ci, are
@@ -19,8 +19,7 @@ with ``--ci``, which drops the pyspark wheel uv built, so the run after it build
 
 ``uvx nox -s bench`` holds uv's cache lock while it runs, and ``uv cache prune`` waits for it:
 .ci/run's prunes give up after 10 s, but a revision before that change waits 5 minutes per prune
-(twice a run). Compare such revisions with the workspace's Python instead:
-``.venv/bin/python benchmarks/ci_time.py --base c5623ef``.
+(twice a run); so does ``uv run``. Compare such revisions with the workspace's Python, as above.
 
 Not in the default ``nox -s bench`` (each run takes minutes): ``nox -s bench -- ci_time.py`` runs
 it against the previous commit, once.
